@@ -1,0 +1,39 @@
+//! IAMAT: a client says where it is.
+//!
+//! Stamps the receipt time, answers the AT line (server name, exact time
+//! difference, the client's operands byte for byte), offers it to the cache
+//! and, if it is the client's newest, floods it to every neighbour.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::cache::AtRecord;
+use crate::node::NodeState;
+use crate::protocol::{AtLine, IAmAt, Nanos};
+
+pub fn run(state: &NodeState, iamat: &IAmAt<'_>, out: &mut Vec<u8>) {
+    let diff = now().minus(iamat.time).to_string();
+    let at = AtLine {
+        server: state.name(),
+        diff: &diff,
+        client: iamat.client,
+        location_text: iamat.location_text,
+        location: iamat.location,
+        time_text: iamat.time_text,
+        time: iamat.time,
+    };
+    let record = AtRecord::new(&at);
+    out.extend_from_slice(record.line.as_bytes());
+    out.push(b'\n');
+    // An older IAMAT is still answered, but changes nothing and is not flooded.
+    if let Some(stored) = state.cache.offer(record) {
+        state.flooder.flood(&stored, None);
+    }
+}
+
+/// The server's clock as exact nanoseconds since the epoch.
+fn now() -> Nanos {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => Nanos(since.as_nanos() as i128),
+        Err(before) => Nanos(-(before.duration().as_nanos() as i128)),
+    }
+}

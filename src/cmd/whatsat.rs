@@ -1,0 +1,31 @@
+//! WHATSAT: what is near a client the herd knows?
+//!
+//! Looks the client up in the cache (its newest AT line, from any server),
+//! asks the Places provider about its location (outside every lock), and
+//! answers the AT line, a newline, the JSON and a blank line.
+
+use crate::node::NodeState;
+use crate::places::{self, NearbyQuery};
+use crate::protocol::WhatsAt;
+
+/// Appends the answer to `out`; false if the client is unknown (the caller
+/// then answers `? `).
+pub fn run(state: &NodeState, whatsat: &WhatsAt<'_>, out: &mut Vec<u8>) -> bool {
+    let Some(record) = state.cache.get(whatsat.client) else {
+        return false;
+    };
+    let query = NearbyQuery {
+        lat: record.location.lat,
+        lng: record.location.lng,
+        radius_m_text: whatsat.radius.metres_text.clone(),
+        radius_m: whatsat.radius.metres,
+        bound: whatsat.bound,
+    };
+    let json = places::whatsat_json(state.places.as_ref(), &query);
+    out.reserve(record.line.len() + json.len() + 3);
+    out.extend_from_slice(record.line.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(json.as_bytes());
+    out.extend_from_slice(b"\n\n");
+    true
+}

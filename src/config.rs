@@ -1,0 +1,541 @@
+//! The herd's configuration: `herd.toml`, the default herd, and every limit.
+//!
+//! Input is TOML text (a file, or [`DEFAULT_CONFIG`] when no `--config` is
+//! given) plus command-line overrides; output is a validated [`Config`]
+//! with links made symmetric. Every check happens here, before any port is
+//! opened, and every failure is one line of text (PROTOCOL §6).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The default herd of PROTOCOL §1 as commented TOML: what `herd config`
+/// prints and what a node runs with when no `--config` is given.
+pub const DEFAULT_CONFIG: &str = include_str!("default_herd.toml");
+
+/// A validated herd configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub places: PlacesConfig,
+    /// Every server of the herd, in file order.
+    pub servers: Vec<ServerConfig>,
+    pub limits: Limits,
+}
+
+/// One server: its name, address and (symmetric) neighbours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub name: String,
+    /// `host:port`; resolved when binding (own) or connecting (neighbours).
+    pub addr: String,
+    /// Neighbours, sorted: those named here plus those that name this server.
+    pub peers: Vec<String>,
+}
+
+/// Which Places provider answers WHATSAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// The shipped GeoNames data set: no network, no key (the default).
+    Offline,
+    /// Nearby Search (legacy), key from `PLACES_API_KEY`.
+    Google,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacesConfig {
+    pub provider: Provider,
+    /// The full endpoint URL, to point the provider at a stand-in.
+    pub url: Option<String>,
+    /// How long a WHATSAT may wait for the provider, whole request included.
+    pub timeout: Duration,
+}
+
+/// Every limit of PROTOCOL §5 and the pool size, with its default and what
+/// happens at the limit. `herd node` flags and the `[limits]` table set them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Client worker threads in the fixed pool. 128 by default: each idle
+    /// client pins one worker until the idle timeout and each WHATSAT holds
+    /// one for the provider's latency, so the pool must be far larger than
+    /// the core count; an idle thread costs a few KiB of resident memory.
+    pub threads: usize,
+    /// Longest line in bytes, line ending excluded. Longer: the client is
+    /// answered `? ` + the first 1 KiB of the line and the connection closed.
+    pub max_line_bytes: usize,
+    /// A client that completes no line for this long is disconnected; a
+    /// trickle of bytes does not count as activity.
+    pub idle_timeout: Duration,
+    /// Client connections served plus waiting for a worker. Over it a new
+    /// connection is closed at once and the refusal logged.
+    pub max_clients: usize,
+    /// A client that does not take our answer for this long is disconnected,
+    /// so that a client that never reads cannot pin a worker in `write`.
+    pub write_timeout: Duration,
+    /// Neighbour reconnect backoff: first wait.
+    pub reconnect_min: Duration,
+    /// Neighbour reconnect backoff: the wait doubles up to this.
+    pub reconnect_max: Duration,
+    /// Invalid lines a neighbour's link may carry before it is closed.
+    pub peer_garbage_lines: u32,
+    /// Updates queued per neighbour. On overflow updates are dropped and the
+    /// link is resynchronised with a catch-up dump.
+    pub peer_queue: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            threads: 128,
+            max_line_bytes: 64 * 1024,
+            idle_timeout: Duration::from_secs(60),
+            max_clients: 1024,
+            write_timeout: Duration::from_secs(10),
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(2),
+            peer_garbage_lines: 10,
+            peer_queue: 10_000,
+        }
+    }
+}
+
+/// Command-line values that override the file (`None`: keep the file's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub threads: Option<usize>,
+    pub max_line_bytes: Option<usize>,
+    pub idle_timeout_ms: Option<u64>,
+    pub max_clients: Option<usize>,
+    pub write_timeout_ms: Option<u64>,
+    pub reconnect_min_ms: Option<u64>,
+    pub reconnect_max_ms: Option<u64>,
+    pub peer_garbage_lines: Option<u32>,
+    pub peer_queue: Option<usize>,
+    pub places_timeout_ms: Option<u64>,
+}
+
+/// A configuration that cannot be used, as one line of text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn error(message: impl Into<String>) -> ConfigError {
+    ConfigError(message.into())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    places: RawPlaces,
+    #[serde(default)]
+    server: Vec<RawServer>,
+    #[serde(default)]
+    herd: RawHerd,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPlaces {
+    provider: Option<String>,
+    url: Option<String>,
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    name: String,
+    addr: String,
+    #[serde(default)]
+    peers: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHerd {
+    secret_env: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    threads: Option<usize>,
+    max_line_bytes: Option<usize>,
+    idle_timeout_ms: Option<u64>,
+    max_clients: Option<usize>,
+    write_timeout_ms: Option<u64>,
+    reconnect_min_ms: Option<u64>,
+    reconnect_max_ms: Option<u64>,
+    peer_garbage_lines: Option<u32>,
+    peer_queue: Option<usize>,
+}
+
+impl Config {
+    /// The default five-server herd on loopback, offline Places.
+    pub fn default_herd() -> Config {
+        // The default text is part of the binary and covered by a unit test.
+        Config::parse(DEFAULT_CONFIG, &Overrides::default())
+            .unwrap_or_else(|e| unreachable!("the built-in default herd is invalid: {e}"))
+    }
+
+    /// Reads and validates a config file; `origin` names it in errors.
+    pub fn load(path: &std::path::Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| error(format!("cannot read config {}: {e}", path.display())))?;
+        Config::parse(&text, overrides)
+            .map_err(|e| error(format!("config {}: {}", path.display(), e.0)))
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        if raw.herd.secret_env.is_some() {
+            return Err(error(
+                "[herd] secret_env: authenticated peer links (PROTOCOL §7) are not built yet",
+            ));
+        }
+        let places = places_config(&raw.places, overrides)?;
+        let limits = limits(&raw.limits, overrides)?;
+        let servers = servers(raw.server)?;
+        Ok(Config {
+            places,
+            servers,
+            limits,
+        })
+    }
+
+    /// The server called `name`, or an error naming the servers there are.
+    pub fn server(&self, name: &str) -> Result<&ServerConfig, ConfigError> {
+        self.servers.iter().find(|s| s.name == name).ok_or_else(|| {
+            let names: Vec<&str> = self.servers.iter().map(|s| s.name.as_str()).collect();
+            error(format!(
+                "unknown server {name:?} (servers: {})",
+                names.join(", ")
+            ))
+        })
+    }
+}
+
+/// A TOML error as one line: `line 3, column 7: invalid type ...`.
+fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let message = e.message().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            error(format!("line {line}, column {column}: {message}"))
+        }
+        None => error(message),
+    }
+}
+
+fn places_config(raw: &RawPlaces, overrides: &Overrides) -> Result<PlacesConfig, ConfigError> {
+    let provider = match raw.provider.as_deref().unwrap_or("offline") {
+        "offline" => Provider::Offline,
+        "google" => Provider::Google,
+        "google-new" => {
+            return Err(error(
+                "[places] provider \"google-new\" (Places API (New)) is not built yet; \
+                 use \"google\" or \"offline\"",
+            ));
+        }
+        other => {
+            return Err(error(format!(
+                "[places] provider {other:?} is unknown (use \"offline\" or \"google\")"
+            )));
+        }
+    };
+    if let Some(url) = &raw.url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(' ') {
+            return Err(error(format!("[places] url {url:?} is not an http(s) URL")));
+        }
+    }
+    let timeout_ms = overrides
+        .places_timeout_ms
+        .or(raw.timeout_ms)
+        .unwrap_or(5000);
+    if timeout_ms == 0 {
+        return Err(error("[places] timeout_ms must be more than 0"));
+    }
+    Ok(PlacesConfig {
+        provider,
+        url: raw.url.clone(),
+        timeout: Duration::from_millis(timeout_ms),
+    })
+}
+
+fn limits(raw: &RawLimits, o: &Overrides) -> Result<Limits, ConfigError> {
+    let d = Limits::default();
+    let ms = |flag: Option<u64>, file: Option<u64>, default: Duration| {
+        flag.or(file).map_or(default, Duration::from_millis)
+    };
+    let limits = Limits {
+        threads: o.threads.or(raw.threads).unwrap_or(d.threads),
+        max_line_bytes: o
+            .max_line_bytes
+            .or(raw.max_line_bytes)
+            .unwrap_or(d.max_line_bytes),
+        idle_timeout: ms(o.idle_timeout_ms, raw.idle_timeout_ms, d.idle_timeout),
+        max_clients: o.max_clients.or(raw.max_clients).unwrap_or(d.max_clients),
+        write_timeout: ms(o.write_timeout_ms, raw.write_timeout_ms, d.write_timeout),
+        reconnect_min: ms(o.reconnect_min_ms, raw.reconnect_min_ms, d.reconnect_min),
+        reconnect_max: ms(o.reconnect_max_ms, raw.reconnect_max_ms, d.reconnect_max),
+        peer_garbage_lines: o
+            .peer_garbage_lines
+            .or(raw.peer_garbage_lines)
+            .unwrap_or(d.peer_garbage_lines),
+        peer_queue: o.peer_queue.or(raw.peer_queue).unwrap_or(d.peer_queue),
+    };
+    let positive = [
+        ("threads", limits.threads as u128),
+        ("max_line_bytes", limits.max_line_bytes as u128),
+        ("idle_timeout_ms", limits.idle_timeout.as_millis()),
+        ("max_clients", limits.max_clients as u128),
+        ("write_timeout_ms", limits.write_timeout.as_millis()),
+        ("reconnect_min_ms", limits.reconnect_min.as_millis()),
+        ("peer_garbage_lines", u128::from(limits.peer_garbage_lines)),
+        ("peer_queue", limits.peer_queue as u128),
+    ];
+    if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
+        return Err(error(format!("[limits] {name} must be more than 0")));
+    }
+    if limits.threads > 4096 {
+        return Err(error("[limits] threads must be at most 4096"));
+    }
+    if limits.reconnect_max < limits.reconnect_min {
+        return Err(error(
+            "[limits] reconnect_max_ms must be at least reconnect_min_ms",
+        ));
+    }
+    Ok(limits)
+}
+
+fn servers(raw: Vec<RawServer>) -> Result<Vec<ServerConfig>, ConfigError> {
+    if raw.is_empty() {
+        return Err(error("no [[server]] entries"));
+    }
+    let mut names = BTreeSet::new();
+    let mut addrs = BTreeSet::new();
+    for server in &raw {
+        check_name(&server.name)?;
+        if !names.insert(server.name.as_str()) {
+            return Err(error(format!("server {:?} is named twice", server.name)));
+        }
+        check_addr(&server.name, &server.addr)?;
+        if !addrs.insert(server.addr.as_str()) {
+            return Err(error(format!("address {:?} is used twice", server.addr)));
+        }
+    }
+    // Links are bidirectional: a link named on either side is a link.
+    let mut links: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for server in &raw {
+        for peer in &server.peers {
+            if !names.contains(peer.as_str()) {
+                return Err(error(format!(
+                    "server {:?}: peer {peer:?} is not a server",
+                    server.name
+                )));
+            }
+            if *peer == server.name {
+                return Err(error(format!(
+                    "server {:?} names itself as a peer",
+                    server.name
+                )));
+            }
+            links.entry(&server.name).or_default().insert(peer);
+            links.entry(peer).or_default().insert(&server.name);
+        }
+    }
+    Ok(raw
+        .iter()
+        .map(|server| ServerConfig {
+            name: server.name.clone(),
+            addr: server.addr.clone(),
+            peers: links
+                .get(server.name.as_str())
+                .map(|peers| peers.iter().map(|p| p.to_string()).collect())
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// A server name is one protocol field: printable, no white space.
+fn check_name(name: &str) -> Result<(), ConfigError> {
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(error(format!(
+            "server name {name:?} must be non-empty with no white space"
+        )));
+    }
+    Ok(())
+}
+
+/// `host:port` or `[v6]:port`, with a port from 1 to 65535.
+fn check_addr(name: &str, addr: &str) -> Result<(), ConfigError> {
+    let bad = || {
+        error(format!(
+            "server {name:?}: address {addr:?} is not host:port"
+        ))
+    };
+    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        v6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+    };
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 && host_ok => Ok(()),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, &Overrides::default())
+    }
+
+    const TWO: &str = "[[server]]\nname = \"A\"\naddr = \"127.0.0.1:1\"\npeers = [\"B\"]\n\
+                       [[server]]\nname = \"B\"\naddr = \"127.0.0.1:2\"\n";
+
+    #[test]
+    fn default_herd_is_protocol_section_1() {
+        let herd = Config::default_herd();
+        let table: Vec<(&str, &str, Vec<&str>)> = herd
+            .servers
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.addr.as_str(),
+                    s.peers.iter().map(|p| p.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            table,
+            vec![
+                (
+                    "Bernard",
+                    "127.0.0.1:12331",
+                    vec!["Jaquez", "Johnson", "Juzang"]
+                ),
+                ("Clark", "127.0.0.1:12332", vec!["Jaquez", "Juzang"]),
+                ("Jaquez", "127.0.0.1:12333", vec!["Bernard", "Clark"]),
+                ("Johnson", "127.0.0.1:12334", vec!["Bernard", "Juzang"]),
+                (
+                    "Juzang",
+                    "127.0.0.1:12335",
+                    vec!["Bernard", "Clark", "Johnson"]
+                ),
+            ]
+        );
+        assert_eq!(herd.places.provider, Provider::Offline);
+        assert_eq!(herd.places.timeout, Duration::from_secs(5));
+        assert_eq!(herd.limits, Limits::default());
+    }
+
+    #[test]
+    fn links_are_made_symmetric() {
+        let config = parse(TWO).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.servers[1].peers, vec!["A".to_string()]);
+    }
+
+    #[test]
+    fn overrides_beat_the_file() {
+        let text = format!("{TWO}[limits]\nthreads = 8\nidle_timeout_ms = 500\n");
+        let overrides = Overrides {
+            threads: Some(4),
+            ..Overrides::default()
+        };
+        let config = Config::parse(&text, &overrides).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.limits.threads, 4);
+        assert_eq!(config.limits.idle_timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn every_mistake_is_one_clear_line() {
+        let cases = [
+            (
+                TWO.replace("peers = [\"B\"]", "peers = [\"C\"]"),
+                "peer \"C\" is not a server",
+            ),
+            (TWO.replace("127.0.0.1:2", "127.0.0.1"), "is not host:port"),
+            (
+                TWO.replace("127.0.0.1:2", "127.0.0.1:0"),
+                "is not host:port",
+            ),
+            (TWO.replace("127.0.0.1:2", "127.0.0.1:1"), "used twice"),
+            (TWO.replace("name = \"B\"", "name = \"A\""), "named twice"),
+            (
+                TWO.replace("name = \"B\"", "name = \"B C\""),
+                "no white space",
+            ),
+            (
+                TWO.replace("peers = [\"B\"]", "peers = [\"A\"]"),
+                "names itself",
+            ),
+            (format!("{TWO}[places]\nprovider = \"bing\"\n"), "unknown"),
+            (
+                format!("{TWO}[places]\nprovider = \"google-new\"\n"),
+                "not built yet",
+            ),
+            (
+                format!("{TWO}[places]\nurl = \"ftp://x\"\n"),
+                "not an http(s) URL",
+            ),
+            (format!("{TWO}[places]\ntimeout_ms = 0\n"), "more than 0"),
+            (
+                format!("{TWO}[limits]\nthreads = 0\n"),
+                "threads must be more than 0",
+            ),
+            (
+                format!("{TWO}[limits]\nreconnect_max_ms = 10\n"),
+                "at least reconnect_min_ms",
+            ),
+            (format!("{TWO}[limits]\nthread = 4\n"), "unknown field"),
+            (
+                format!("{TWO}[herd]\nsecret_env = \"S\"\n"),
+                "not built yet",
+            ),
+            ("[[server]]\nname = 3\n".to_string(), "line 2"),
+            (String::new(), "no [[server]]"),
+        ];
+        for (text, expected) in cases {
+            match parse(&text) {
+                Ok(_) => panic!("accepted: {text}"),
+                Err(e) => {
+                    assert!(
+                        e.0.contains(expected),
+                        "{:?} does not say {expected:?}",
+                        e.0
+                    );
+                    assert!(!e.0.contains('\n'), "{:?} is more than one line", e.0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_server_lists_the_known_ones() {
+        let config = parse(TWO).unwrap_or_else(|e| panic!("{e}"));
+        let message = config.server("Z").err().map(|e| e.0).unwrap_or_default();
+        assert_eq!(message, "unknown server \"Z\" (servers: A, B)");
+    }
+}

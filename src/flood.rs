@@ -1,0 +1,294 @@
+//! Flooding: one outgoing link and one sender thread per neighbour.
+//!
+//! Commands (`cmd/iamat.rs`, `cmd/at.rs`) call [`Flooder::flood`] with each
+//! record that changed the cache; it is put on every other neighbour's
+//! bounded queue with `try_send`, so a worker never waits on a slow or dead
+//! neighbour. Each sender thread owns one persistent TCP link: it connects
+//! (retrying with backoff while the neighbour is down), says `PEER <name>`,
+//! sends a catch-up dump of the whole cache, then writes queued AT lines as
+//! they come. A full queue drops the update and marks the link for a new
+//! catch-up dump, which carries everything the dropped updates did.
+
+use std::io::{self, BufWriter, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select};
+
+use crate::cache::AtRecord;
+use crate::logfile::LogBatch;
+use crate::node::NodeState;
+
+/// How often an idle link checks that the neighbour has not closed it. The
+/// acceptor never writes on a link, so a readable socket means it closed;
+/// this is how a restarted neighbour is noticed without waiting for traffic.
+const LIVENESS_CHECK: Duration = Duration::from_millis(100);
+
+/// How long one connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Queued updates written in one go before the socket is flushed.
+const BATCH: usize = 1024;
+
+/// The sending side of every neighbour's queue; lives in the node's state.
+#[derive(Debug)]
+pub struct Flooder {
+    links: Vec<LinkQueue>,
+}
+
+#[derive(Debug)]
+struct LinkQueue {
+    name: String,
+    updates: Sender<Arc<AtRecord>>,
+    /// Set when an update was dropped; the sender re-sends the whole cache.
+    resync: Arc<AtomicBool>,
+    /// Wakes the sender out of its backoff (the neighbour just connected to
+    /// us, so it is back up).
+    wake: Sender<()>,
+}
+
+/// The receiving side of one neighbour's queue, for its sender thread.
+#[derive(Debug)]
+pub struct LinkPlan {
+    name: String,
+    addr: String,
+    updates: Receiver<Arc<AtRecord>>,
+    resync: Arc<AtomicBool>,
+    wake: Receiver<()>,
+}
+
+impl Flooder {
+    /// Queues for `neighbours` (name, address), each holding `capacity`.
+    pub fn new(neighbours: &[(String, String)], capacity: usize) -> (Flooder, Vec<LinkPlan>) {
+        let mut links = Vec::new();
+        let mut plans = Vec::new();
+        for (name, addr) in neighbours {
+            let (updates_tx, updates_rx) = bounded(capacity);
+            let (wake_tx, wake_rx) = bounded(1);
+            let resync = Arc::new(AtomicBool::new(false));
+            links.push(LinkQueue {
+                name: name.clone(),
+                updates: updates_tx,
+                resync: Arc::clone(&resync),
+                wake: wake_tx,
+            });
+            plans.push(LinkPlan {
+                name: name.clone(),
+                addr: addr.clone(),
+                updates: updates_rx,
+                resync,
+                wake: wake_rx,
+            });
+        }
+        (Flooder { links }, plans)
+    }
+
+    /// Queues `record` for every neighbour except `except` (where it came
+    /// from). Never blocks.
+    pub fn flood(&self, record: &Arc<AtRecord>, except: Option<&str>) {
+        for link in self
+            .links
+            .iter()
+            .filter(|link| Some(link.name.as_str()) != except)
+        {
+            match link.updates.try_send(Arc::clone(record)) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(_)) => link.resync.store(true, Ordering::Release),
+            }
+        }
+    }
+
+    /// Tells the sender to `neighbour` to retry now instead of after its
+    /// backoff.
+    pub fn wake(&self, neighbour: &str) {
+        if let Some(link) = self.links.iter().find(|link| link.name == neighbour) {
+            let _ = link.wake.try_send(());
+        }
+    }
+
+    /// Updates waiting in `neighbour`'s queue.
+    pub fn queued(&self, neighbour: &str) -> Option<usize> {
+        self.links
+            .iter()
+            .find(|link| link.name == neighbour)
+            .map(|link| link.updates.len())
+    }
+}
+
+/// Starts one sender thread per neighbour.
+pub fn spawn_senders(
+    state: &Arc<NodeState>,
+    plans: Vec<LinkPlan>,
+) -> io::Result<Vec<JoinHandle<()>>> {
+    plans
+        .into_iter()
+        .map(|plan| {
+            let state = Arc::clone(state);
+            std::thread::Builder::new()
+                .name(format!("flood-{}", plan.name))
+                .spawn(move || keep_link(&state, &plan))
+        })
+        .collect()
+}
+
+/// The sender thread: keeps the link to one neighbour up until the node stops.
+fn keep_link(state: &NodeState, plan: &LinkPlan) {
+    let limits = state.limits();
+    let mut backoff = limits.reconnect_min;
+    let mut reported_down = false;
+    while !state.shutdown.is_triggered() {
+        match connect(&plan.addr) {
+            Ok((stream, addr)) => {
+                backoff = limits.reconnect_min;
+                reported_down = false;
+                state
+                    .log
+                    .notice(format_args!("link to {} ({addr}) up", plan.name));
+                let why = serve_link(state, plan, &stream, addr);
+                state
+                    .log
+                    .notice(format_args!("link to {} ({addr}) down: {why}", plan.name));
+            }
+            Err(e) if !reported_down => {
+                reported_down = true;
+                state.log.notice(format_args!(
+                    "cannot reach {} ({}): {e}; retrying with backoff",
+                    plan.name, plan.addr
+                ));
+            }
+            Err(_) => {}
+        }
+        select! {
+            recv(state.shutdown.signal()) -> _ => break,
+            recv(plan.wake) -> _ => backoff = limits.reconnect_min,
+            default(backoff) => backoff = (backoff * 2).min(limits.reconnect_max),
+        }
+    }
+}
+
+fn connect(addr: &str) -> io::Result<(TcpStream, SocketAddr)> {
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "address resolves to nothing");
+    for candidate in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&candidate, CONNECT_TIMEOUT) {
+            Ok(stream) => return Ok((stream, candidate)),
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
+/// Runs one open link until it fails or the node stops; returns why it ended.
+fn serve_link(state: &NodeState, plan: &LinkPlan, stream: &TcpStream, addr: SocketAddr) -> String {
+    let _ = stream.set_nodelay(true);
+    if let Err(e) = stream.set_write_timeout(Some(state.limits().write_timeout)) {
+        return e.to_string();
+    }
+    let mut link = Link {
+        out: BufWriter::with_capacity(64 * 1024, stream),
+        addr,
+        log: LogBatch::new(),
+    };
+    let hello = format!("PEER {}", state.name());
+    if let Err(e) = link
+        .send_line(&hello)
+        .and_then(|()| link.catch_up(state, plan))
+    {
+        return e.to_string();
+    }
+    loop {
+        if plan.resync.load(Ordering::Acquire) {
+            if let Err(e) = link.catch_up(state, plan) {
+                return e.to_string();
+            }
+        }
+        select! {
+            recv(plan.updates) -> update => {
+                let Ok(first) = update else { return "node stopping".into() };
+                if let Err(e) = link.send_batch(state, first, &plan.updates) {
+                    return e.to_string();
+                }
+            }
+            recv(state.shutdown.signal()) -> _ => return "node stopping".into(),
+            default(LIVENESS_CHECK) => {
+                if closed_by_neighbour(stream) {
+                    return "closed by the neighbour".into();
+                }
+            }
+        }
+    }
+}
+
+/// The writing end of one open link.
+struct Link<'a> {
+    out: BufWriter<&'a TcpStream>,
+    addr: SocketAddr,
+    log: LogBatch,
+}
+
+impl Link<'_> {
+    fn send_line(&mut self, line: &str) -> io::Result<()> {
+        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.log.sent(self.addr, line.as_bytes());
+        Ok(())
+    }
+
+    /// Sends the AT line of every client the node knows (PROTOCOL §3), so a
+    /// neighbour that was cut off catches up. Updates queued before the
+    /// snapshot is taken are in it, so they are dropped from the queue.
+    fn catch_up(&mut self, state: &NodeState, plan: &LinkPlan) -> io::Result<()> {
+        plan.resync.store(false, Ordering::Release);
+        while plan.updates.try_recv().is_ok() {}
+        let snapshot = state.cache.snapshot();
+        for record in &snapshot {
+            self.send_line(&record.line)?;
+        }
+        self.finish(state)?;
+        state.log.notice(format_args!(
+            "catch-up to {}: {} clients sent",
+            plan.name,
+            snapshot.len()
+        ));
+        Ok(())
+    }
+
+    /// Writes `first` and whatever else is queued (up to [`BATCH`]), then
+    /// flushes once.
+    fn send_batch(
+        &mut self,
+        state: &NodeState,
+        first: Arc<AtRecord>,
+        more: &Receiver<Arc<AtRecord>>,
+    ) -> io::Result<()> {
+        self.send_line(&first.line)?;
+        for record in more.try_iter().take(BATCH - 1) {
+            self.send_line(&record.line)?;
+        }
+        self.finish(state)
+    }
+
+    fn finish(&mut self, state: &NodeState) -> io::Result<()> {
+        let flushed = self.out.flush();
+        state.log.submit(std::mem::take(&mut self.log));
+        flushed
+    }
+}
+
+/// True if the neighbour closed the link (or it broke). The acceptor never
+/// writes on a link, so readable means EOF or an error; stray bytes are
+/// ignored.
+fn closed_by_neighbour(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut scratch = [0u8; 256];
+    let closed = match (&*stream).read(&mut scratch) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    };
+    closed || stream.set_nonblocking(false).is_err()
+}

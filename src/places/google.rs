@@ -1,0 +1,422 @@
+//! The `google` Places provider: asks Google's legacy Nearby Search web
+//! service (PLACES.md §1) what is near a WHATSAT client's location.
+//!
+//! Input: a [`NearbyQuery`] from `whatsat_json` (WHATSAT's location and
+//! radius), plus the endpoint URL, API key and timeout from the herd's
+//! configuration. Output: the provider's JSON object, keys and numbers as
+//! Google wrote them, for `whatsat_json` to cut and lay out; or a
+//! [`PlacesError`] whose message is safe to show a client.
+//!
+//! Legacy Nearby Search reports its own errors (`REQUEST_DENIED`,
+//! `INVALID_REQUEST`, `OVER_QUERY_LIMIT`, ...) in an HTTP 200 body; such an
+//! object is returned as it is, and `whatsat_json` turns it into the error
+//! object with Google's status and `error_message`. Everything else that can
+//! go wrong (timeout, no connection, HTTP status other than 200, a body that
+//! is too big, cut short or not JSON) becomes `UNKNOWN_ERROR` with a message
+//! in our own words: ureq's errors can carry the request URL, and the URL
+//! carries the key, so they are never formatted into a message or a log line.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{NearbyQuery, Places, PlacesError};
+
+/// Google's legacy Nearby Search endpoint (JSON output).
+pub const LEGACY_URL: &str = "https://maps.googleapis.com/maps/api/place/nearbysearch/json";
+
+/// The largest answer body read, after decompression. A 20-result page is
+/// about 20 KiB.
+const BODY_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// The legacy Nearby Search provider. One shared HTTP agent (connection
+/// pool) serves every call, from any number of threads.
+pub struct Google {
+    agent: ureq::Agent,
+    url: String,
+    key: ApiKey,
+    timeout: Duration,
+}
+
+/// The API key; its `Debug` never shows it.
+struct ApiKey(String);
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+impl fmt::Debug for Google {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Google")
+            .field("url", &self.url)
+            .field("key", &self.key)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Google {
+    /// A provider asking the endpoint at `url` (normally [`LEGACY_URL`]; an
+    /// empty `url` means [`LEGACY_URL`]) with API key `key`; every call, from
+    /// DNS lookup to the last body byte, ends within `timeout`.
+    pub fn new(url: &str, key: String, timeout: Duration) -> Google {
+        let url = if url.is_empty() { LEGACY_URL } else { url };
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            // Non-200 answers are mapped here, with their status only.
+            .http_status_as_error(false)
+            // A redirect would carry the key to another address: a 3xx is
+            // reported as the HTTP status it is.
+            .max_redirects(0)
+            .build();
+        Google {
+            agent: ureq::Agent::new_with_config(config),
+            url: url.to_owned(),
+            key: ApiKey(key),
+            timeout,
+        }
+    }
+
+    /// `{url}?location=LAT,LNG&radius=METRES&key=KEY`, each value
+    /// percent-encoded except the comma between latitude and longitude
+    /// (Google accepts it either way).
+    fn request_url(&self, query: &NearbyQuery) -> String {
+        let mut url = String::with_capacity(self.url.len() + 64 + self.key.0.len() * 3);
+        url.push_str(&self.url);
+        url.push(if self.url.contains('?') { '&' } else { '?' });
+        url.push_str("location=");
+        percent_encode_into(&mut url, &query.lat.to_string());
+        url.push(',');
+        percent_encode_into(&mut url, &query.lng.to_string());
+        url.push_str("&radius=");
+        percent_encode_into(&mut url, &query.radius_m_text);
+        url.push_str("&key=");
+        percent_encode_into(&mut url, &self.key.0);
+        url
+    }
+
+    fn timeout_ms(&self) -> u128 {
+        self.timeout.as_millis()
+    }
+}
+
+impl Places for Google {
+    fn nearby(&self, query: &NearbyQuery) -> Result<Value, PlacesError> {
+        let url = self.request_url(query);
+        let mut response = match self.agent.get(&url).call() {
+            Ok(response) => response,
+            Err(error) => {
+                return Err(fail(describe(&error, Phase::Connect, self.timeout_ms())));
+            }
+        };
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(fail(format!("Places answered HTTP {status}")));
+        }
+        let body = match response
+            .body_mut()
+            .with_config()
+            .limit(BODY_LIMIT)
+            .read_to_vec()
+        {
+            Ok(body) => body,
+            Err(error) => return Err(fail(describe(&error, Phase::Body, self.timeout_ms()))),
+        };
+        let value: Value = match serde_json::from_slice(&body) {
+            Ok(value) => value,
+            Err(_) => return Err(fail("Places answered with malformed JSON".to_owned())),
+        };
+        let Some(object) = value.as_object() else {
+            return Err(fail(
+                "Places answered with JSON that is not an object".to_owned(),
+            ));
+        };
+        match object.get("status").and_then(Value::as_str) {
+            Some("OK" | "ZERO_RESULTS") => {}
+            Some(other) => log::warn!("google places: Places answered {}", safe_word(other)),
+            None => log::warn!("google places: Places answered without a status"),
+        }
+        Ok(value)
+    }
+}
+
+/// Logs a failure and makes it an `UNKNOWN_ERROR`; `message` is one of
+/// ours, safe to show.
+fn fail(message: String) -> PlacesError {
+    log::warn!("google places: {message}");
+    PlacesError::new("UNKNOWN_ERROR", message)
+}
+
+/// Where in the exchange a ureq error came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before the response headers were in.
+    Connect,
+    /// While reading the response body.
+    Body,
+}
+
+/// A client-safe description of a ureq error: our own words, never the
+/// error's own text (which can hold the URL, hence the key).
+fn describe(error: &ureq::Error, phase: Phase, timeout_ms: u128) -> String {
+    use ureq::Error as E;
+    let unreachable = |why: &str| format!("Places could not be reached ({why})");
+    match error {
+        E::Timeout(_) => format!("Places did not answer within {timeout_ms} ms"),
+        E::Io(io_error) => describe_io(io_error, phase, timeout_ms),
+        E::HostNotFound => unreachable("host not found"),
+        E::ConnectionFailed => unreachable("connection failed"),
+        E::Tls(_) | E::TlsRequired | E::Pem(_) | E::Rustls(_) => unreachable("TLS failure"),
+        E::ConnectProxyFailed(_) | E::InvalidProxyUrl => unreachable("proxy failure"),
+        E::BadUri(_) | E::Http(_) | E::RequireHttpsOnly(_) => {
+            "the configured Places URL is not usable".to_owned()
+        }
+        E::Protocol(_) | E::BodyStalled => "Places answered with malformed HTTP".to_owned(),
+        E::LargeResponseHeader(_, _) => "Places answered with an oversized HTTP header".to_owned(),
+        E::BodyExceedsLimit(_) => "Places answered with more than 4 MiB".to_owned(),
+        E::Decompress(_, _) => "Places answered with a body that could not be unzipped".to_owned(),
+        E::StatusCode(status) => format!("Places answered HTTP {status}"),
+        E::TooManyRedirects | E::RedirectFailed => "Places redirected the request".to_owned(),
+        _ => match phase {
+            Phase::Connect => "the request to Places failed".to_owned(),
+            Phase::Body => "reading the answer from Places failed".to_owned(),
+        },
+    }
+}
+
+fn describe_io(error: &io::Error, phase: Phase, timeout_ms: u128) -> String {
+    use io::ErrorKind as K;
+    // std reports a failed name lookup as an uncategorized error whose text
+    // starts so; the text holds no URL, and is only compared here.
+    if error
+        .to_string()
+        .starts_with("failed to lookup address information")
+    {
+        return "Places could not be reached (host not found)".to_owned();
+    }
+    let why = match error.kind() {
+        K::TimedOut | K::WouldBlock => {
+            return format!("Places did not answer within {timeout_ms} ms");
+        }
+        K::UnexpectedEof => {
+            return match phase {
+                Phase::Connect => "Places closed the connection without answering".to_owned(),
+                Phase::Body => "Places closed the connection mid-answer".to_owned(),
+            };
+        }
+        // rustls reports a failed handshake so; ureq reports a malformed
+        // plain HTTP answer as `Error::Protocol`, not as this.
+        K::InvalidData if phase == Phase::Connect => "TLS failure",
+        K::InvalidData => return "Places answered with a corrupt body".to_owned(),
+        K::ConnectionRefused => "connection refused",
+        K::ConnectionReset => "connection reset",
+        K::ConnectionAborted => "connection aborted",
+        K::BrokenPipe => "broken pipe",
+        K::NotConnected => "not connected",
+        K::AddrNotAvailable => "address not available",
+        K::NetworkUnreachable => "network unreachable",
+        K::HostUnreachable => "host unreachable",
+        K::NetworkDown => "network down",
+        _ => "I/O error",
+    };
+    match phase {
+        Phase::Connect => format!("Places could not be reached ({why})"),
+        Phase::Body => format!("the connection to Places failed mid-answer ({why})"),
+    }
+}
+
+/// A provider status word as it may go into a log line: letters, digits and
+/// `_` only, at most 40 of them.
+fn safe_word(word: &str) -> String {
+    word.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(40)
+        .collect()
+}
+
+/// Appends `text` to `out` with every byte outside the URI unreserved set
+/// (`A-Z a-z 0-9 - . _ ~`, RFC 3986 §2.3) written as `%XX`.
+fn percent_encode_into(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &byte in text.as_bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(lat: f64, lng: f64, radius: &str) -> NearbyQuery {
+        NearbyQuery {
+            lat,
+            lng,
+            radius_m_text: radius.to_owned(),
+            radius_m: radius.parse().unwrap(),
+            bound: 5,
+        }
+    }
+
+    fn encode(text: &str) -> String {
+        let mut out = String::new();
+        percent_encode_into(&mut out, text);
+        out
+    }
+
+    #[test]
+    fn url_carries_location_radius_and_key() {
+        let google = Google::new(
+            LEGACY_URL,
+            "AIzaSyAbc-_.~123".to_owned(),
+            Duration::from_secs(5),
+        );
+        assert_eq!(
+            google.request_url(&query(34.06893, -118.445127, "10000")),
+            "https://maps.googleapis.com/maps/api/place/nearbysearch/json\
+             ?location=34.06893,-118.445127&radius=10000&key=AIzaSyAbc-_.~123"
+        );
+    }
+
+    #[test]
+    fn coordinates_never_use_an_exponent() {
+        let google = Google::new("http://h/p", "k".to_owned(), Duration::from_secs(5));
+        assert_eq!(
+            google.request_url(&query(1e-7, -180.0, "1234.5")),
+            "http://h/p?location=0.0000001,-180&radius=1234.5&key=k"
+        );
+        assert_eq!(
+            google.request_url(&query(-0.000001, 0.0, "1")),
+            "http://h/p?location=-0.000001,0&radius=1&key=k"
+        );
+        assert_eq!(
+            google.request_url(&query(90.0, 179.99999999999997, "50000")),
+            "http://h/p?location=90,179.99999999999997&radius=50000&key=k"
+        );
+    }
+
+    #[test]
+    fn empty_url_means_the_legacy_endpoint() {
+        let google = Google::new("", "k".to_owned(), Duration::from_secs(5));
+        assert!(
+            google
+                .request_url(&query(1.0, 2.0, "3"))
+                .starts_with(LEGACY_URL)
+        );
+    }
+
+    #[test]
+    fn existing_query_string_is_extended() {
+        let google = Google::new(
+            "http://h/p?language=en",
+            "k".to_owned(),
+            Duration::from_secs(5),
+        );
+        assert_eq!(
+            google.request_url(&query(1.5, 2.5, "10")),
+            "http://h/p?language=en&location=1.5,2.5&radius=10&key=k"
+        );
+    }
+
+    #[test]
+    fn percent_encoding_keeps_only_unreserved() {
+        assert_eq!(encode("AZaz09-._~"), "AZaz09-._~");
+        assert_eq!(encode("a b+c&d=e"), "a%20b%2Bc%26d%3De");
+        assert_eq!(
+            encode("/?#[]@!$'()*,;:%\""),
+            "%2F%3F%23%5B%5D%40%21%24%27%28%29%2A%2C%3B%3A%25%22"
+        );
+        assert_eq!(encode("é\n\u{7f}"), "%C3%A9%0A%7F");
+        assert_eq!(encode(""), "");
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let google = Google::new(
+            LEGACY_URL,
+            "SECRET-KEY-123".to_owned(),
+            Duration::from_secs(5),
+        );
+        let shown = format!("{google:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn io_errors_are_described_in_our_words() {
+        let refused = ureq::Error::Io(io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert_eq!(
+            describe(&refused, Phase::Connect, 5000),
+            "Places could not be reached (connection refused)"
+        );
+        let eof = ureq::Error::Io(io::Error::from(io::ErrorKind::UnexpectedEof));
+        assert_eq!(
+            describe(&eof, Phase::Body, 5000),
+            "Places closed the connection mid-answer"
+        );
+        let leaky = ureq::Error::BadUri("http://h/p?key=SECRET".to_owned());
+        assert!(!describe(&leaky, Phase::Connect, 5000).contains("SECRET"));
+        let timeout = ureq::Error::Timeout(ureq::Timeout::Global);
+        assert_eq!(
+            describe(&timeout, Phase::Body, 250),
+            "Places did not answer within 250 ms"
+        );
+    }
+
+    /// A server that answers plain HTTP at once, whatever it is sent.
+    fn plain_http_server() -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Some(Ok(mut stream)) = listener.incoming().next() {
+                let mut buffer = [0_u8; 4096];
+                let _ = stream.read(&mut buffer);
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn tls_to_a_plain_http_server_is_a_tls_failure() {
+        let port = plain_http_server();
+        let url = format!("https://127.0.0.1:{port}/maps/api/place/nearbysearch/json");
+        let google = Google::new(&url, "SECRET".to_owned(), Duration::from_secs(5));
+        assert_eq!(
+            google.nearby(&query(1.0, 2.0, "3")),
+            Err(PlacesError::new(
+                "UNKNOWN_ERROR",
+                "Places could not be reached (TLS failure)"
+            ))
+        );
+    }
+
+    #[test]
+    fn unusable_url_is_reported_without_the_url() {
+        for url in ["ftp://h/p", "not a url", "http://"] {
+            let google = Google::new(url, "SECRET".to_owned(), Duration::from_secs(5));
+            let error = google.nearby(&query(1.0, 2.0, "3")).unwrap_err();
+            assert_eq!(
+                error.message, "the configured Places URL is not usable",
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn safe_word_strips_odd_characters() {
+        assert_eq!(safe_word("REQUEST_DENIED"), "REQUEST_DENIED");
+        assert_eq!(safe_word("A\nB?key=x"), "ABkeyx");
+    }
+}
