@@ -124,7 +124,8 @@ struct ClientArgs {
 struct Failure(String, u8);
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,ureq=warn")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,ureq=warn"))
+        .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Node(args) => run_node(args),
@@ -180,6 +181,7 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
         listener,
         places,
         log_dir: &args.common.log_dir,
+        clock: herd::node::system_clock,
     };
     let node = herd::start(&config, options)
         .map_err(|e| Failure(format!("{}: cannot start: {e}", args.name), 1))?;

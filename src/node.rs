@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use threadpool::ThreadPool;
 
@@ -24,6 +24,7 @@ use crate::flood::{self, Flooder};
 use crate::logfile::{self, LogWriter, NodeLog};
 use crate::peer::InboundLinks;
 use crate::places::PlacesHandle;
+use crate::protocol::Nanos;
 use crate::shutdown::{Shutdown, Sockets};
 
 /// How long stopping waits for busy threads (a worker in the middle of a
@@ -41,6 +42,8 @@ pub struct NodeState {
     pub places: PlacesHandle,
     pub log: NodeLog,
     pub shutdown: Arc<Shutdown>,
+    /// The server's clock, for IAMAT receipt times (tests pass a fixed one).
+    pub clock: Clock,
     /// Client sockets, so that stopping can wake workers blocked on them.
     pub sockets: Sockets,
     /// Client connections served or waiting for a worker (admission count).
@@ -78,6 +81,20 @@ pub struct NodeOptions<'a> {
     pub listener: TcpListener,
     pub places: PlacesHandle,
     pub log_dir: &'a Path,
+    /// The clock IAMAT receipt times are read from: [`system_clock`] in
+    /// production, a fixed time in tests that check exact differences.
+    pub clock: Clock,
+}
+
+/// A source of "now" as exact nanoseconds since the POSIX epoch.
+pub type Clock = fn() -> Nanos;
+
+/// The system clock as exact integer nanoseconds.
+pub fn system_clock() -> Nanos {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => Nanos(since.as_nanos() as i128),
+        Err(before) => Nanos(-(before.duration().as_nanos() as i128)),
+    }
 }
 
 /// A started node. Dropping it without [`stop`](NodeHandle::stop) leaves
@@ -124,6 +141,7 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
         places: options.places,
         log,
         shutdown: Arc::new(Shutdown::new()),
+        clock: options.clock,
         sockets: Sockets::default(),
         clients: AtomicUsize::new(0),
         inbound: InboundLinks::default(),

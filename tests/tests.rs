@@ -1,4 +1,5 @@
 //! The one integration-test binary (ripgrep style): real sockets, nodes
 //! in-process on port 0, and the real `herd` binary for the CLI.
 
+mod conformance;
 mod support;

@@ -4,14 +4,12 @@
 //! difference, the client's operands byte for byte), offers it to the cache
 //! and, if it is the client's newest, floods it to every neighbour.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::cache::AtRecord;
 use crate::node::NodeState;
-use crate::protocol::{AtLine, IAmAt, Nanos};
+use crate::protocol::{AtLine, IAmAt};
 
 pub fn run(state: &NodeState, iamat: &IAmAt<'_>, out: &mut Vec<u8>) {
-    let diff = now().minus(iamat.time).to_string();
+    let diff = (state.clock)().minus(iamat.time).to_string();
     let at = AtLine {
         server: state.name(),
         diff: &diff,
@@ -27,13 +25,5 @@ pub fn run(state: &NodeState, iamat: &IAmAt<'_>, out: &mut Vec<u8>) {
     // An older IAMAT is still answered, but changes nothing and is not flooded.
     if let Some(stored) = state.cache.offer(record) {
         state.flooder.flood(&stored, None);
-    }
-}
-
-/// The server's clock as exact nanoseconds since the epoch.
-fn now() -> Nanos {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(since) => Nanos(since.as_nanos() as i128),
-        Err(before) => Nanos(-(before.duration().as_nanos() as i128)),
     }
 }
