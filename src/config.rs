@@ -257,10 +257,10 @@ fn places_config(raw: &RawPlaces, overrides: &Overrides) -> Result<PlacesConfig,
             )));
         }
     };
-    if let Some(url) = &raw.url {
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(' ') {
-            return Err(error(format!("[places] url {url:?} is not an http(s) URL")));
-        }
+    if let Some(url) = &raw.url
+        && (!(url.starts_with("http://") || url.starts_with("https://")) || url.contains(' '))
+    {
+        return Err(error(format!("[places] url {url:?} is not an http(s) URL")));
     }
     let timeout_ms = overrides
         .places_timeout_ms

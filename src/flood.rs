@@ -199,10 +199,10 @@ fn serve_link(state: &NodeState, plan: &LinkPlan, stream: &TcpStream, addr: Sock
         return e.to_string();
     }
     loop {
-        if plan.resync.load(Ordering::Acquire) {
-            if let Err(e) = link.catch_up(state, plan) {
-                return e.to_string();
-            }
+        if plan.resync.load(Ordering::Acquire)
+            && let Err(e) = link.catch_up(state, plan)
+        {
+            return e.to_string();
         }
         select! {
             recv(plan.updates) -> update => {

@@ -158,10 +158,10 @@ fn exited(server: &mut Server) -> Option<ExitStatus> {
 /// deadline.
 fn stop_all(servers: &mut [Server], out: &mut dyn Write) {
     for server in servers.iter() {
-        if let Some(child) = &server.child {
-            if let Ok(pid) = i32::try_from(child.id()) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-            }
+        if let Some(child) = &server.child
+            && let Ok(pid) = i32::try_from(child.id())
+        {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
         }
     }
     let deadline = Instant::now() + CHILD_STOP_DEADLINE;
