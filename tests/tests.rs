@@ -2,4 +2,6 @@
 //! in-process on port 0, and the real `herd` binary for the CLI.
 
 mod conformance;
+mod herd;
+mod limits;
 mod support;

@@ -146,6 +146,52 @@ impl TestHerd {
         herd
     }
 
+    /// Clark alone, with one neighbour, Jaquez, that is not running: tests
+    /// play Jaquez's part on their own sockets.
+    pub fn single_with_peer() -> TestHerd {
+        let clark = free_addr();
+        let jaquez = free_addr();
+        let text = config_text(
+            &[("Clark", clark, &["Jaquez"]), ("Jaquez", jaquez, &[])],
+            "",
+        );
+        TestHerd::from_config_text(&text, &["Clark"])
+    }
+
+    /// Starts the servers named in `start` from a config's text, each on
+    /// its configured address.
+    pub fn from_config_text(text: &str, start: &[&str]) -> TestHerd {
+        let config = Config::parse(text, &Overrides::default())
+            .unwrap_or_else(|e| panic!("test config does not parse: {e}\n{text}"));
+        let places = places::from_config(&config.places, None).expect("offline places load");
+        let log_dir = tempfile::tempdir().expect("temp dir");
+        let clock = node::system_clock;
+        let mut herd = TestHerd {
+            config,
+            log_dir,
+            places,
+            clock,
+            nodes: Vec::new(),
+        };
+        for name in start {
+            let addr: SocketAddr = herd
+                .config
+                .server(name)
+                .expect("server")
+                .addr
+                .parse()
+                .expect("addr");
+            let mut listener = None;
+            eventually(DEADLINE, || {
+                listener = TcpListener::bind(addr).ok();
+                listener.is_some()
+            });
+            let node = herd.start_node(name, listener.expect("bind the configured port"));
+            herd.nodes.push((name.to_string(), addr, Some(node)));
+        }
+        herd
+    }
+
     fn start_node(&self, name: &str, listener: TcpListener) -> NodeHandle {
         let options = NodeOptions {
             name,

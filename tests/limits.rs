@@ -1,0 +1,221 @@
+//! Limits and bad actors (PROTOCOL §5), the pool's behaviour with idle
+//! clients, clean stops, and exact time differences end to end.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use herd::protocol::Nanos;
+
+use crate::support::{DEADLINE, HerdSpec, TestHerd, eventually, now_text};
+
+/// A connection that sends nothing: it holds a pool worker until the idle
+/// timeout.
+fn idle_client(herd: &TestHerd) -> TcpStream {
+    let stream = TcpStream::connect(herd.addr("Clark")).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    stream
+}
+
+/// Reads until the server closes; returns how long that took.
+fn time_until_closed(stream: &mut TcpStream) -> Duration {
+    let started = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return started.elapsed(),
+            Ok(_) => {}
+        }
+    }
+}
+
+fn iamat_line(client: &str) -> String {
+    format!("IAMAT {client} +0.0-140.0 {}", now_text())
+}
+
+#[test]
+fn an_idle_client_is_disconnected_at_the_idle_timeout() {
+    let herd = TestHerd::single("[limits]\nidle_timeout_ms = 300\n");
+    let mut client = idle_client(&herd);
+    let took = time_until_closed(&mut client);
+    assert!(took >= Duration::from_millis(250), "closed after {took:?}");
+    assert!(took < DEADLINE, "never closed");
+    assert!(eventually(DEADLINE, || herd
+        .log("Clark")
+        .contains("idle for")));
+}
+
+#[test]
+fn a_trickle_of_bytes_does_not_reset_the_idle_timeout() {
+    let herd = TestHerd::single("[limits]\nidle_timeout_ms = 500\n");
+    let mut client = idle_client(&herd);
+    client
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut closed = false;
+    // One byte every 100 ms, never a newline, for at most 5 s.
+    while started.elapsed() < Duration::from_secs(5) {
+        if client.write_all(b"x").is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 16];
+        if matches!(client.read(&mut buf), Ok(0)) {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "a trickling client kept its connection for 5 s");
+    assert!(started.elapsed() >= Duration::from_millis(450));
+}
+
+#[test]
+fn idle_clients_below_the_pool_size_do_not_delay_an_active_one() {
+    let herd = TestHerd::single("[limits]\nthreads = 4\n");
+    let idle: Vec<TcpStream> = (0..3).map(|_| idle_client(&herd)).collect();
+    // Make sure the idle connections have been taken by workers.
+    assert!(eventually(DEADLINE, || herd
+        .node("Clark")
+        .state()
+        .sockets
+        .len()
+        == 3));
+    let started = Instant::now();
+    let answer = herd.ask("Clark", &iamat_line("active.example"));
+    assert!(answer.starts_with("AT Clark "), "{answer:?}");
+    // Far below the 60 s idle timeout: the fourth worker served it.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(idle);
+}
+
+#[test]
+fn above_the_pool_size_the_idle_timeout_bounds_the_wait() {
+    let herd = TestHerd::single("[limits]\nthreads = 2\nidle_timeout_ms = 600\n");
+    let _idle: Vec<TcpStream> = (0..2).map(|_| idle_client(&herd)).collect();
+    assert!(eventually(DEADLINE, || herd
+        .node("Clark")
+        .state()
+        .sockets
+        .len()
+        == 2));
+    let started = Instant::now();
+    let answer = herd.ask("Clark", &iamat_line("waiting.example"));
+    let waited = started.elapsed();
+    assert!(answer.starts_with("AT Clark "), "{answer:?}");
+    // Served only once an idle client was cut off, and no later than that.
+    assert!(
+        waited >= Duration::from_millis(400),
+        "served after {waited:?}"
+    );
+    assert!(waited < DEADLINE);
+}
+
+#[test]
+fn over_the_connection_limit_a_new_connection_is_closed_at_once() {
+    let herd = TestHerd::single("[limits]\nthreads = 2\nmax_clients = 2\n");
+    let first = idle_client(&herd);
+    let _second = idle_client(&herd);
+    assert!(eventually(DEADLINE, || herd
+        .node("Clark")
+        .state()
+        .sockets
+        .len()
+        == 2));
+    let mut third = idle_client(&herd);
+    let took = time_until_closed(&mut third);
+    assert!(
+        took < Duration::from_secs(5),
+        "the refused connection stayed open {took:?}"
+    );
+    assert!(eventually(DEADLINE, || herd
+        .log("Clark")
+        .contains("refused")));
+    // A freed place is given to the next client.
+    drop(first);
+    assert!(eventually(DEADLINE, || herd
+        .node("Clark")
+        .state()
+        .sockets
+        .len()
+        == 1));
+    let answer = herd.ask("Clark", &iamat_line("admitted.example"));
+    assert!(answer.starts_with("AT Clark "), "{answer:?}");
+}
+
+#[test]
+fn a_client_that_never_reads_is_dropped_at_the_write_timeout() {
+    let herd = TestHerd::single("[limits]\nwrite_timeout_ms = 300\n");
+    herd.ask("Clark", "IAMAT reader.example +34.068930-118.445127 1");
+    let mut client = idle_client(&herd);
+    client
+        .set_write_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    // Ask for large answers and never read them. Our own writes start to
+    // time out once the server stops reading (it is stuck writing to us).
+    let request = b"WHATSAT reader.example 50 20\n".repeat(50);
+    for _ in 0..400 {
+        if client.write_all(&request).is_err() {
+            break;
+        }
+    }
+    assert!(
+        eventually(DEADLINE, || herd.node("Clark").state().sockets.is_empty()),
+        "the server still holds a client that never reads"
+    );
+}
+
+#[test]
+fn stopping_a_node_with_idle_and_busy_clients_is_prompt_and_clean() {
+    let mut herd = TestHerd::single("");
+    let _idle: Vec<TcpStream> = (0..5).map(|_| idle_client(&herd)).collect();
+    let mut partial = idle_client(&herd);
+    partial.write_all(b"IAMAT half-a-line").expect("send");
+    assert!(eventually(DEADLINE, || herd
+        .node("Clark")
+        .state()
+        .sockets
+        .len()
+        == 6));
+    let report = herd.stop("Clark");
+    assert!(
+        report.took < Duration::from_secs(2),
+        "stop took {:?}",
+        report.took
+    );
+    assert_eq!(report.abandoned, 0);
+    assert_eq!(report.panics, 0);
+    assert!(time_until_closed(&mut partial) < Duration::from_secs(2));
+}
+
+fn fixed_clock() -> Nanos {
+    Nanos(1_621_464_828_223_371_889)
+}
+
+#[test]
+fn time_differences_are_exact_to_the_nanosecond() {
+    let herd = TestHerd::start(HerdSpec {
+        topology: &[("Clark", &[])],
+        clock: fixed_clock,
+        ..HerdSpec::default()
+    });
+    let cases = [
+        // As f64 the client time is 1621464827.9594985 and the difference
+        // comes out as +0.263873339: floats get the last digits wrong.
+        ("1621464827.959498503", "+0.263873386"),
+        ("1621464828.223371890", "-0.000000001"),
+        ("1621464828.223371889", "+0.000000000"),
+        ("-1.5", "+1621464829.723371889"),
+        (
+            "99999999999999999999.999999999",
+            "-99999999998378535171.776628110",
+        ),
+    ];
+    for (time, diff) in cases {
+        let answer = herd.ask("Clark", &format!("IAMAT exact.example +0-0 {time}"));
+        assert_eq!(
+            answer,
+            format!("AT Clark {diff} exact.example +0-0 {time}\n")
+        );
+    }
+}
