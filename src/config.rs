@@ -232,7 +232,7 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
     let message = e.message().replace('\n', " ");
     match e.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            let before = text.get(..span.start).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
             error(format!("line {line}, column {column}: {message}"))

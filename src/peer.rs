@@ -113,8 +113,8 @@ fn serve(
 ) {
     let garbage_limit = state.limits().peer_garbage_lines;
     let mut garbage = 0;
+    let mut log = LogBatch::new();
     let why = loop {
-        let mut log = LogBatch::new();
         let event = reader.next_line();
         let why = match event {
             Ok(Event::Line(line)) => {
@@ -138,11 +138,15 @@ fn serve(
             Ok(Event::Idle) => None,
             Err(e) => Some(e.to_string()),
         };
-        state.log.submit(log);
         if let Some(why) = why {
             break why;
         }
+        // Lines that arrived together are logged together.
+        if !reader.has_buffered_line() {
+            state.log.submit(std::mem::take(&mut log));
+        }
     };
+    state.log.submit(log);
     state
         .log
         .notice(format_args!("link from {name} ({addr}) down: {why}"));

@@ -51,7 +51,7 @@ pub fn run(config: &Config, options: &UpOptions, stop: &Shutdown, out: &mut dyn 
                 return 1;
             }
         };
-        let log = options.log_dir.join(format!("{}.log", server.name));
+        let log = log_path(&options.log_dir, &server.name);
         let _ = writeln!(
             out,
             "{:<10} {:<22} {}",
