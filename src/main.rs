@@ -124,7 +124,11 @@ struct ClientArgs {
 struct Failure(String, u8);
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,ureq=warn"))
+    // ureq logs request URLs, the legacy API's key among them, at debug and
+    // trace level; whatever RUST_LOG says, its targets stay at warn.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .filter_module("ureq", log::LevelFilter::Warn)
+        .filter_module("ureq_proto", log::LevelFilter::Warn)
         .init();
     let cli = Cli::parse();
     let result = match cli.command {

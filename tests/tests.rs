@@ -4,4 +4,5 @@
 mod conformance;
 mod herd;
 mod limits;
+mod places;
 mod support;
