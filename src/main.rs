@@ -178,6 +178,9 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     let me = config.server(&args.name).map_err(config_error)?;
     let api_key = std::env::var("PLACES_API_KEY").ok();
     let places = places::from_config(&config.places, api_key).map_err(config_error)?;
+    // Catch SIGINT/SIGTERM before the port opens: from the moment a client
+    // (or `herd up`) can see the node, a signal means a clean stop.
+    let signals = catch_signals()?;
     let listener = TcpListener::bind(&me.addr)
         .map_err(|e| Failure(format!("{}: cannot listen on {}: {e}", me.name, me.addr), 1))?;
     let options = NodeOptions {
@@ -189,7 +192,7 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     };
     let node = herd::start(&config, options)
         .map_err(|e| Failure(format!("{}: cannot start: {e}", args.name), 1))?;
-    stop_on_signals(node.shutdown())?;
+    forward_signals(signals, node.shutdown())?;
     log::info!(
         "{} listening on {}, {} workers, log {}",
         args.name,
@@ -208,10 +211,16 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Triggers `shutdown` on SIGINT or SIGTERM.
-fn stop_on_signals(shutdown: Arc<Shutdown>) -> Result<(), Failure> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| Failure(format!("cannot install signal handlers: {e}"), 1))?;
+/// Takes over SIGINT and SIGTERM; they wait in the returned handle until
+/// [`forward_signals`] hands them on.
+fn catch_signals() -> Result<Signals, Failure> {
+    Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| Failure(format!("cannot install signal handlers: {e}"), 1))
+}
+
+/// Triggers `shutdown` on the first SIGINT or SIGTERM (one already caught
+/// counts).
+fn forward_signals(mut signals: Signals, shutdown: Arc<Shutdown>) -> Result<(), Failure> {
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
@@ -238,7 +247,7 @@ fn run_up(args: UpArgs) -> Result<(), Failure> {
         log_dir: args.common.log_dir,
     };
     let stop = Arc::new(Shutdown::new());
-    stop_on_signals(Arc::clone(&stop))?;
+    forward_signals(catch_signals()?, Arc::clone(&stop))?;
     let code = up::run(&config, &options, &stop, &mut io::stdout());
     if code == 0 {
         Ok(())

@@ -1,6 +1,7 @@
 //! The one integration-test binary (ripgrep style): real sockets, nodes
 //! in-process on port 0, and the real `herd` binary for the CLI.
 
+mod cli;
 mod conformance;
 mod herd;
 mod limits;
