@@ -41,6 +41,9 @@ pub enum Provider {
     Offline,
     /// Nearby Search (legacy), key from `PLACES_API_KEY`.
     Google,
+    /// Places API (New) Nearby Search, mapped onto the legacy shape; key
+    /// from `PLACES_API_KEY`.
+    GoogleNew,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,15 +248,11 @@ fn places_config(raw: &RawPlaces, overrides: &Overrides) -> Result<PlacesConfig,
     let provider = match raw.provider.as_deref().unwrap_or("offline") {
         "offline" => Provider::Offline,
         "google" => Provider::Google,
-        "google-new" => {
-            return Err(error(
-                "[places] provider \"google-new\" (Places API (New)) is not built yet; \
-                 use \"google\" or \"offline\"",
-            ));
-        }
+        "google-new" => Provider::GoogleNew,
         other => {
             return Err(error(format!(
-                "[places] provider {other:?} is unknown (use \"offline\" or \"google\")"
+                "[places] provider {other:?} is unknown \
+                 (use \"offline\", \"google\" or \"google-new\")"
             )));
         }
     };
@@ -493,10 +492,6 @@ mod tests {
             ),
             (format!("{TWO}[places]\nprovider = \"bing\"\n"), "unknown"),
             (
-                format!("{TWO}[places]\nprovider = \"google-new\"\n"),
-                "not built yet",
-            ),
-            (
                 format!("{TWO}[places]\nurl = \"ftp://x\"\n"),
                 "not an http(s) URL",
             ),
@@ -530,6 +525,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_provider_name_is_known() {
+        for (name, provider) in [
+            ("offline", Provider::Offline),
+            ("google", Provider::Google),
+            ("google-new", Provider::GoogleNew),
+        ] {
+            let text = format!("{TWO}[places]\nprovider = \"{name}\"\n");
+            let config = parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(config.places.provider, provider);
+        }
+        let unknown = parse(&format!("{TWO}[places]\nprovider = \"bing\"\n"));
+        let message = unknown.err().map(|e| e.0).unwrap_or_default();
+        assert!(message.contains("\"google-new\""), "{message}");
     }
 
     #[test]

@@ -197,11 +197,6 @@ fn free_addrs(n: usize) -> Vec<SocketAddr> {
         .collect()
 }
 
-/// True if this test can bind `addr`: nothing listens there.
-fn is_free(addr: SocketAddr) -> bool {
-    TcpListener::bind(addr).is_ok()
-}
-
 /// The answer to `line` on a new connection, or `None` if there is none
 /// (for polling a node that may be down or still starting).
 fn try_ask(addr: SocketAddr, line: &str) -> Option<String> {
@@ -562,14 +557,14 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
             expected: "PLACES_API_KEY",
         },
         BadConfig {
-            what: "the google-new provider (not built)",
+            what: "google-new with PLACES_API_KEY unset",
             node: "Clark",
             text: Some(
                 "[[server]]\nname = \"Clark\"\naddr = \"{ADDR}\"\n\
                  [places]\nprovider = \"google-new\"\n",
             ),
-            key: Some("a-key-that-is-set"),
-            expected: "\"google-new\"",
+            key: None,
+            expected: "[places] provider \"google-new\" needs an API key in PLACES_API_KEY",
         },
         BadConfig {
             what: "a herd secret (not built)",
@@ -618,12 +613,9 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
             case.expected
         );
         assert_eq!(finished.stdout, "", "{}", case.what);
+        // (Checking that the port is free after the exit would race with
+        // other tests' port-0 binds; holding it during the run proves more.)
         drop(held);
-        assert!(
-            is_free(addr),
-            "{}: {addr} is not free after the exit",
-            case.what
-        );
     }
 }
 
@@ -964,7 +956,6 @@ fn herd_up_runs_every_server_and_sigterm_stops_them_all() {
     assert!(took <= DEADLINE, "herd up took {took:?} to stop");
     for addr in &addrs {
         assert!(!accepts(*addr), "{addr} still accepts after herd up exited");
-        assert!(is_free(*addr), "{addr} is still bound after herd up exited");
     }
     for child in &children {
         assert!(

@@ -15,21 +15,19 @@
 //! is too big, cut short or not JSON) becomes `UNKNOWN_ERROR` with a message
 //! in our own words: ureq's errors can carry the request URL, and the URL
 //! carries the key, so they are never formatted into a message or a log line.
+//! The agent, body reading and those words are shared with `google-new`
+//! (`http.rs`).
 
 use std::fmt;
-use std::io;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use super::http::{self, ApiKey, Phase, describe, safe_word};
 use super::{NearbyQuery, Places, PlacesError};
 
 /// Google's legacy Nearby Search endpoint (JSON output).
 pub const LEGACY_URL: &str = "https://maps.googleapis.com/maps/api/place/nearbysearch/json";
-
-/// The largest answer body read, after decompression. A 20-result page is
-/// about 20 KiB.
-const BODY_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// The legacy Nearby Search provider. One shared HTTP agent (connection
 /// pool) serves every call, from any number of threads.
@@ -38,15 +36,6 @@ pub struct Google {
     url: String,
     key: ApiKey,
     timeout: Duration,
-}
-
-/// The API key; its `Debug` never shows it.
-struct ApiKey(String);
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"<redacted>\"")
-    }
 }
 
 impl fmt::Debug for Google {
@@ -65,16 +54,8 @@ impl Google {
     /// DNS lookup to the last body byte, ends within `timeout`.
     pub fn new(url: &str, key: String, timeout: Duration) -> Google {
         let url = if url.is_empty() { LEGACY_URL } else { url };
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            // Non-200 answers are mapped here, with their status only.
-            .http_status_as_error(false)
-            // A redirect would carry the key to another address: a 3xx is
-            // reported as the HTTP status it is.
-            .max_redirects(0)
-            .build();
         Google {
-            agent: ureq::Agent::new_with_config(config),
+            agent: http::agent(timeout),
             url: url.to_owned(),
             key: ApiKey(key),
             timeout,
@@ -117,14 +98,9 @@ impl Places for Google {
         if status != 200 {
             return Err(fail(format!("Places answered HTTP {status}")));
         }
-        let body = match response
-            .body_mut()
-            .with_config()
-            .limit(BODY_LIMIT)
-            .read_to_vec()
-        {
+        let body = match http::read_body(&mut response, self.timeout_ms()) {
             Ok(body) => body,
-            Err(error) => return Err(fail(describe(&error, Phase::Body, self.timeout_ms()))),
+            Err(message) => return Err(fail(message)),
         };
         let value: Value = match serde_json::from_slice(&body) {
             Ok(value) => value,
@@ -149,93 +125,6 @@ impl Places for Google {
 fn fail(message: String) -> PlacesError {
     log::warn!("google places: {message}");
     PlacesError::new("UNKNOWN_ERROR", message)
-}
-
-/// Where in the exchange a ureq error came from.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Before the response headers were in.
-    Connect,
-    /// While reading the response body.
-    Body,
-}
-
-/// A client-safe description of a ureq error: our own words, never the
-/// error's own text (which can hold the URL, hence the key).
-fn describe(error: &ureq::Error, phase: Phase, timeout_ms: u128) -> String {
-    use ureq::Error as E;
-    let unreachable = |why: &str| format!("Places could not be reached ({why})");
-    match error {
-        E::Timeout(_) => format!("Places did not answer within {timeout_ms} ms"),
-        E::Io(io_error) => describe_io(io_error, phase, timeout_ms),
-        E::HostNotFound => unreachable("host not found"),
-        E::ConnectionFailed => unreachable("connection failed"),
-        E::Tls(_) | E::TlsRequired | E::Pem(_) | E::Rustls(_) => unreachable("TLS failure"),
-        E::ConnectProxyFailed(_) | E::InvalidProxyUrl => unreachable("proxy failure"),
-        E::BadUri(_) | E::Http(_) | E::RequireHttpsOnly(_) => {
-            "the configured Places URL is not usable".to_owned()
-        }
-        E::Protocol(_) | E::BodyStalled => "Places answered with malformed HTTP".to_owned(),
-        E::LargeResponseHeader(_, _) => "Places answered with an oversized HTTP header".to_owned(),
-        E::BodyExceedsLimit(_) => "Places answered with more than 4 MiB".to_owned(),
-        E::Decompress(_, _) => "Places answered with a body that could not be unzipped".to_owned(),
-        E::StatusCode(status) => format!("Places answered HTTP {status}"),
-        E::TooManyRedirects | E::RedirectFailed => "Places redirected the request".to_owned(),
-        _ => match phase {
-            Phase::Connect => "the request to Places failed".to_owned(),
-            Phase::Body => "reading the answer from Places failed".to_owned(),
-        },
-    }
-}
-
-fn describe_io(error: &io::Error, phase: Phase, timeout_ms: u128) -> String {
-    use io::ErrorKind as K;
-    // std reports a failed name lookup as an uncategorized error whose text
-    // starts so; the text holds no URL, and is only compared here.
-    if error
-        .to_string()
-        .starts_with("failed to lookup address information")
-    {
-        return "Places could not be reached (host not found)".to_owned();
-    }
-    let why = match error.kind() {
-        K::TimedOut | K::WouldBlock => {
-            return format!("Places did not answer within {timeout_ms} ms");
-        }
-        K::UnexpectedEof => {
-            return match phase {
-                Phase::Connect => "Places closed the connection without answering".to_owned(),
-                Phase::Body => "Places closed the connection mid-answer".to_owned(),
-            };
-        }
-        // rustls reports a failed handshake so; ureq reports a malformed
-        // plain HTTP answer as `Error::Protocol`, not as this.
-        K::InvalidData if phase == Phase::Connect => "TLS failure",
-        K::InvalidData => return "Places answered with a corrupt body".to_owned(),
-        K::ConnectionRefused => "connection refused",
-        K::ConnectionReset => "connection reset",
-        K::ConnectionAborted => "connection aborted",
-        K::BrokenPipe => "broken pipe",
-        K::NotConnected => "not connected",
-        K::AddrNotAvailable => "address not available",
-        K::NetworkUnreachable => "network unreachable",
-        K::HostUnreachable => "host unreachable",
-        K::NetworkDown => "network down",
-        _ => "I/O error",
-    };
-    match phase {
-        Phase::Connect => format!("Places could not be reached ({why})"),
-        Phase::Body => format!("the connection to Places failed mid-answer ({why})"),
-    }
-}
-
-/// A provider status word as it may go into a log line: letters, digits and
-/// `_` only, at most 40 of them.
-fn safe_word(word: &str) -> String {
-    word.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .take(40)
-        .collect()
 }
 
 /// Appends `text` to `out` with every byte outside the URI unreserved set
@@ -351,27 +240,6 @@ mod tests {
         assert!(shown.contains("<redacted>"), "{shown}");
     }
 
-    #[test]
-    fn io_errors_are_described_in_our_words() {
-        let refused = ureq::Error::Io(io::Error::from(io::ErrorKind::ConnectionRefused));
-        assert_eq!(
-            describe(&refused, Phase::Connect, 5000),
-            "Places could not be reached (connection refused)"
-        );
-        let eof = ureq::Error::Io(io::Error::from(io::ErrorKind::UnexpectedEof));
-        assert_eq!(
-            describe(&eof, Phase::Body, 5000),
-            "Places closed the connection mid-answer"
-        );
-        let leaky = ureq::Error::BadUri("http://h/p?key=SECRET".to_owned());
-        assert!(!describe(&leaky, Phase::Connect, 5000).contains("SECRET"));
-        let timeout = ureq::Error::Timeout(ureq::Timeout::Global);
-        assert_eq!(
-            describe(&timeout, Phase::Body, 250),
-            "Places did not answer within 250 ms"
-        );
-    }
-
     /// A server that answers plain HTTP at once, whatever it is sent.
     fn plain_http_server() -> u16 {
         use std::io::{Read, Write};
@@ -412,11 +280,5 @@ mod tests {
                 "{url}"
             );
         }
-    }
-
-    #[test]
-    fn safe_word_strips_odd_characters() {
-        assert_eq!(safe_word("REQUEST_DENIED"), "REQUEST_DENIED");
-        assert_eq!(safe_word("A\nB?key=x"), "ABkeyx");
     }
 }

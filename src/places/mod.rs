@@ -1,12 +1,19 @@
 //! Places: the one interface WHATSAT uses to ask "what is near here?".
 //!
 //! Input comes from `cmd/whatsat.rs` as a [`NearbyQuery`]; a provider
-//! (`offline`, `google`) answers with a legacy Nearby Search object or a
-//! [`PlacesError`]; [`whatsat_json`] shapes either into the exact JSON text
-//! that follows the AT line in a WHATSAT answer (first `bound` results,
-//! Google-style layout, no blank lines).
+//! (`offline`, `google`, `google-new`) answers with a legacy Nearby Search
+//! object or a [`PlacesError`]; [`whatsat_json`] shapes either into the
+//! exact JSON text that follows the AT line in a WHATSAT answer (first
+//! `bound` results, Google-style layout, no blank lines).
+//!
+//! Modules: `offline` (the shipped data set), `google` (Nearby Search,
+//! legacy), `google_new` (Places API (New), mapped onto the legacy shape),
+//! `http` (the agent, body reading and error words both Google providers
+//! share), `json_format` (Google's legacy JSON layout).
 
 mod google;
+mod google_new;
+mod http;
 mod json_format;
 mod offline;
 
@@ -15,6 +22,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 pub use google::Google;
+pub use google_new::{FIELD_MASK, GoogleNew, NEW_URL, to_legacy};
 pub use json_format::to_google_json;
 pub use offline::{Offline, OfflineIndex};
 
@@ -155,13 +163,34 @@ pub fn from_config(
             Ok(Arc::new(offline))
         }
         Provider::Google => {
-            let key = api_key.filter(|key| !key.is_empty()).ok_or_else(|| {
-                ConfigError(
-                    "[places] provider \"google\" needs an API key in PLACES_API_KEY".to_owned(),
-                )
-            })?;
+            let key = required_key(api_key, "google")?;
             let url = config.url.as_deref().unwrap_or(google::LEGACY_URL);
             Ok(Arc::new(Google::new(url, key, config.timeout)))
         }
+        Provider::GoogleNew => {
+            let key = required_key(api_key, "google-new")?;
+            if !google_new::usable_key(&key) {
+                return Err(ConfigError(
+                    "[places] provider \"google-new\": PLACES_API_KEY holds characters \
+                     an HTTP header cannot carry"
+                        .to_owned(),
+                ));
+            }
+            let url = config.url.as_deref().unwrap_or(NEW_URL);
+            Ok(Arc::new(GoogleNew::new(url, key, config.timeout)))
+        }
     }
+}
+
+/// The API key a Google provider needs: `PLACES_API_KEY`, set and not
+/// empty; else a config error naming the provider (never the key).
+fn required_key(
+    api_key: Option<String>,
+    provider: &str,
+) -> Result<String, crate::config::ConfigError> {
+    api_key.filter(|key| !key.is_empty()).ok_or_else(|| {
+        crate::config::ConfigError(format!(
+            "[places] provider \"{provider}\" needs an API key in PLACES_API_KEY"
+        ))
+    })
 }

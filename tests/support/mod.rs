@@ -143,7 +143,33 @@ impl TestHerd {
             let node = herd.start_node(name, listener);
             herd.nodes.push((name.to_string(), *addr, Some(node)));
         }
+        herd.wait_linked();
         herd
+    }
+
+    /// Waits until every running node has an inbound link from each of its
+    /// running neighbours. Each opener takes its catch-up snapshot before
+    /// its `PEER` line leaves, so updates made after this are flooded, not
+    /// dumped.
+    pub fn wait_linked(&self) {
+        let linked = eventually(DEADLINE, || {
+            self.nodes.iter().all(|(name, _, node)| {
+                let Some(node) = node else { return true };
+                let connected = node.state().inbound.connected();
+                let peers = &self.config.server(name).expect("server").peers;
+                peers
+                    .iter()
+                    .filter(|p| self.is_running(p))
+                    .all(|p| connected.contains(p))
+            })
+        });
+        assert!(linked, "the herd's links did not all come up");
+    }
+
+    fn is_running(&self, name: &str) -> bool {
+        self.nodes
+            .iter()
+            .any(|(n, _, node)| n == name && node.is_some())
     }
 
     /// Clark alone, with one neighbour, Jaquez, that is not running: tests
@@ -282,6 +308,7 @@ impl TestHerd {
             .find(|(n, _, _)| n == name)
             .expect("server");
         entry.2 = Some(node);
+        self.wait_linked();
     }
 
     /// The text of `name`'s log so far.
