@@ -37,6 +37,7 @@ pub mod logfile;
 pub mod node;
 pub mod peer;
 pub mod places;
+pub mod places_standin;
 pub mod protocol;
 pub mod shutdown;
 pub mod up;

@@ -6,4 +6,6 @@ mod conformance;
 mod herd;
 mod limits;
 mod places;
+mod providers;
+mod standin;
 mod support;

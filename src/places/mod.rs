@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 pub use google::Google;
 pub use google_new::{FIELD_MASK, GoogleNew, NEW_URL, to_legacy};
 pub use json_format::to_google_json;
-pub use offline::{Offline, OfflineIndex};
+pub use offline::{Offline, OfflineIndex, Place, legacy_result};
 
 /// One WHATSAT question, already validated by the protocol parser.
 #[derive(Debug, Clone, PartialEq)]

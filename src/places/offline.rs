@@ -322,7 +322,7 @@ impl Places for Offline {
             lat, lng, radius_m, ..
         } = query;
         let found = self.index.within(lat, lng, radius_m, GOOGLE_PAGE);
-        let results: Result<Vec<Value>, _> = found.iter().map(|(p, _)| result_json(p)).collect();
+        let results: Result<Vec<Value>, _> = found.iter().map(|(p, _)| legacy_result(p)).collect();
         let results = results?;
         let status = if found.is_empty() {
             "ZERO_RESULTS"
@@ -333,8 +333,11 @@ impl Places for Offline {
     }
 }
 
-/// One result object, keys in Google's order; lat/lng keep the file's text.
-fn result_json(place: &Place) -> Result<Value, PlacesError> {
+/// One legacy Nearby Search result object for `place`, exactly as
+/// [`Offline`] puts it in `results` (keys in Google's order; lat/lng keep the
+/// file's text). Public so that the local Places stand-in serves the same
+/// objects.
+pub fn legacy_result(place: &Place) -> Result<Value, PlacesError> {
     let (lat, lng) = (
         json_number(place.lat_text())?,
         json_number(place.lng_text())?,
