@@ -13,8 +13,6 @@
 use std::time::{Duration, Instant};
 
 use herd::client::Client;
-use herd::config::{Config, Overrides};
-use herd::places;
 use herd::places_standin::{self, FaultRates, Standin, StandinOptions};
 use serde_json::Value;
 
@@ -41,7 +39,9 @@ fn standin(options: StandinOptions) -> Standin {
     .expect("the stand-in starts")
 }
 
-/// Clark alone, with the `api` provider at `standin`, sending `key`.
+/// Clark alone, with the `api` provider at `standin`, sending `key`; the
+/// provider is built from the config by `places::from_config`, as
+/// `herd node` builds it.
 fn herd_for(api: Api, standin: &Standin, key: &str) -> TestHerd {
     let (provider, url) = match api {
         Api::Legacy => ("google", standin.legacy_url()),
@@ -51,16 +51,10 @@ fn herd_for(api: Api, standin: &Standin, key: &str) -> TestHerd {
         "[places]\nprovider = \"{provider}\"\nurl = \"{url}\"\ntimeout_ms = {TIMEOUT_MS}\n\
          [limits]\nthreads = 8\n"
     );
-    let text = crate::support::config_text(
-        &[("Clark", "127.0.0.1:1".parse().expect("addr"), &[])],
-        &extra,
-    );
-    let config = Config::parse(&text, &Overrides::default()).expect("config parses");
-    let provider = places::from_config(&config.places, Some(key.to_owned())).expect("provider");
     TestHerd::start(HerdSpec {
         topology: &[("Clark", &[])],
         extra: &extra,
-        places: Some(provider),
+        api_key: Some(key),
         ..HerdSpec::default()
     })
 }

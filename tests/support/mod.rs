@@ -84,6 +84,8 @@ pub struct HerdSpec<'a> {
     /// Extra config text: `[limits]`, `[places]`.
     pub extra: &'a str,
     pub places: Option<PlacesHandle>,
+    /// `PLACES_API_KEY` for a Google provider built from the config.
+    pub api_key: Option<&'a str>,
     pub clock: Clock,
 }
 
@@ -93,6 +95,7 @@ impl Default for HerdSpec<'_> {
             topology: FIVE,
             extra: "",
             places: None,
+            api_key: None,
             clock: node::system_clock,
         }
     }
@@ -129,7 +132,8 @@ impl TestHerd {
         let config = Config::parse(&text, &Overrides::default())
             .unwrap_or_else(|e| panic!("test config does not parse: {e}\n{text}"));
         let places = spec.places.unwrap_or_else(|| {
-            places::from_config(&config.places, None).expect("offline places load")
+            let key = spec.api_key.map(str::to_owned);
+            places::from_config(&config.places, key).expect("the config's Places provider")
         });
         let log_dir = tempfile::tempdir().expect("temp dir");
         let mut herd = TestHerd {
