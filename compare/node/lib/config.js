@@ -1,0 +1,321 @@
+'use strict';
+// The herd's configuration: herd.toml, the default herd, and every limit.
+//
+// Input: TOML text (a file, or DEFAULT_CONFIG when no --config is given,
+// the same text as src/default_herd.toml) plus command-line overrides.
+// Output: a validated config with links made symmetric. Every check of
+// src/config.rs happens here, before any port is opened, and every failure
+// is one line of text (a ConfigError); bin/herd.js prints it as
+// `herd: <line>` and exits 2.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const net = require('node:net');
+const TOML = require('smol-toml');
+
+class ConfigError extends Error {}
+
+/** The default herd of PROTOCOL §1: the very file the Rust build embeds. */
+const DEFAULT_CONFIG_PATH = path.join(__dirname, '..', '..', '..', 'src', 'default_herd.toml');
+
+/** The default five-server herd, should the Rust sources not sit beside us. */
+const DEFAULT_CONFIG_FALLBACK = `[places]
+provider = "offline"
+timeout_ms = 5000
+
+[[server]]
+name = "Bernard"
+addr = "127.0.0.1:12331"
+peers = ["Jaquez", "Johnson", "Juzang"]
+
+[[server]]
+name = "Clark"
+addr = "127.0.0.1:12332"
+peers = ["Jaquez", "Juzang"]
+
+[[server]]
+name = "Jaquez"
+addr = "127.0.0.1:12333"
+peers = ["Bernard", "Clark"]
+
+[[server]]
+name = "Johnson"
+addr = "127.0.0.1:12334"
+peers = ["Bernard", "Juzang"]
+
+[[server]]
+name = "Juzang"
+addr = "127.0.0.1:12335"
+peers = ["Bernard", "Clark", "Johnson"]
+`;
+
+function defaultConfigText() {
+  try {
+    return fs.readFileSync(DEFAULT_CONFIG_PATH, 'utf8');
+  } catch {
+    return DEFAULT_CONFIG_FALLBACK;
+  }
+}
+
+/**
+ * Every limit of PROTOCOL §5 with its default (the Limits table of the
+ * README). Times are in milliseconds.
+ * - threads: accepted for the common command line, logged, unused (one loop).
+ * - maxLineBytes: longer lines get `? ` + first 1 KiB, connection closed.
+ * - idleTimeoutMs: no complete line this long after we start waiting: closed.
+ * - maxClients: client connections open at once; more are closed at once.
+ * - writeTimeoutMs: a client that does not take an answer this long: closed.
+ * - reconnectMinMs / reconnectMaxMs: neighbour backoff, doubling.
+ * - peerGarbageLines: invalid lines before a neighbour's link is closed.
+ * - peerQueue: updates queued per neighbour; overflow forces a catch-up.
+ */
+const DEFAULT_LIMITS = Object.freeze({
+  threads: 128,
+  maxLineBytes: 64 * 1024,
+  idleTimeoutMs: 60000,
+  maxClients: 1024,
+  writeTimeoutMs: 10000,
+  reconnectMinMs: 100,
+  reconnectMaxMs: 2000,
+  peerGarbageLines: 10,
+  peerQueue: 10000,
+});
+
+/** TOML key (and flag stem) -> field of the limits object, with its type. */
+const LIMIT_KEYS = {
+  threads: ['threads', 'usize'],
+  max_line_bytes: ['maxLineBytes', 'usize'],
+  idle_timeout_ms: ['idleTimeoutMs', 'u64'],
+  max_clients: ['maxClients', 'usize'],
+  write_timeout_ms: ['writeTimeoutMs', 'u64'],
+  reconnect_min_ms: ['reconnectMinMs', 'u64'],
+  reconnect_max_ms: ['reconnectMaxMs', 'u64'],
+  peer_garbage_lines: ['peerGarbageLines', 'u32'],
+  peer_queue: ['peerQueue', 'usize'],
+};
+
+const MAX = { u32: 2n ** 32n - 1n, u64: 2n ** 64n - 1n, usize: 2n ** 64n - 1n };
+
+function describeValue(value) {
+  if (typeof value === 'bigint') return `integer \`${value}\``;
+  if (typeof value === 'number') return `floating point \`${value}\``;
+  if (typeof value === 'string') return `string ${JSON.stringify(value)}`;
+  if (typeof value === 'boolean') return `boolean \`${value}\``;
+  if (Array.isArray(value)) return 'sequence';
+  if (value instanceof Date || (value && typeof value === 'object' && 'isDate' in value)) return 'datetime';
+  return 'map';
+}
+
+function isTable(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date) && describeValue(value) === 'map';
+}
+
+/** An unsigned integer of `type`, as a Number (checked against the type). */
+function unsigned(where, value, type) {
+  if (typeof value !== 'bigint') {
+    throw new ConfigError(`${where}: invalid type: ${describeValue(value)}, expected ${type}`);
+  }
+  if (value < 0n || value > MAX[type]) {
+    throw new ConfigError(`${where}: invalid value: integer \`${value}\`, expected ${type}`);
+  }
+  return Number(value);
+}
+
+function string(where, value) {
+  if (typeof value !== 'string') {
+    throw new ConfigError(`${where}: invalid type: ${describeValue(value)}, expected a string`);
+  }
+  return value;
+}
+
+function table(where, value, allowed) {
+  if (!isTable(value)) throw new ConfigError(`${where}: invalid type: ${describeValue(value)}, expected a table`);
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new ConfigError(
+        `${where}: unknown field \`${key}\`, expected ${allowed.map((k) => `\`${k}\``).join(', ')}`,
+      );
+    }
+  }
+  return value;
+}
+
+/**
+ * Parses and validates TOML text. `overrides` holds command-line values in
+ * the limits' field names (and placesTimeoutMs); a flag beats the file.
+ */
+function parseConfig(text, overrides = {}) {
+  let raw;
+  try {
+    raw = TOML.parse(text, { integersAsBigInt: true });
+  } catch (e) {
+    const first = String(e.message).split('\n')[0].replace(/^Invalid TOML document: /, '');
+    if (e.line) throw new ConfigError(`line ${e.line}, column ${e.column}: ${first}`);
+    throw new ConfigError(first);
+  }
+  table('config', raw, ['places', 'server', 'herd', 'limits']);
+  const herd = raw.herd === undefined ? {} : table('[herd]', raw.herd, ['secret_env']);
+  if (herd.secret_env !== undefined) {
+    string('[herd] secret_env', herd.secret_env);
+    throw new ConfigError('[herd] secret_env: authenticated peer links (PROTOCOL §7) are not built yet');
+  }
+  const places = placesConfig(raw.places === undefined ? {} : table('[places]', raw.places, ['provider', 'url', 'timeout_ms']), overrides);
+  const limits = limitsConfig(raw.limits === undefined ? {} : table('[limits]', raw.limits, Object.keys(LIMIT_KEYS)), overrides);
+  let rawServers = raw.server === undefined ? [] : raw.server;
+  if (!Array.isArray(rawServers)) {
+    throw new ConfigError(`server: invalid type: ${describeValue(rawServers)}, expected a sequence`);
+  }
+  const servers = serversConfig(rawServers.map((s, i) => table(`[[server]] #${i + 1}`, s, ['name', 'addr', 'peers'])));
+  return { places, servers, limits };
+}
+
+function placesConfig(raw, overrides) {
+  const provider = raw.provider === undefined ? 'offline' : string('[places] provider', raw.provider);
+  if (!['offline', 'google', 'google-new'].includes(provider)) {
+    throw new ConfigError(
+      `[places] provider ${JSON.stringify(provider)} is unknown (use "offline", "google" or "google-new")`,
+    );
+  }
+  let url = null;
+  if (raw.url !== undefined) {
+    url = string('[places] url', raw.url);
+    if (!(url.startsWith('http://') || url.startsWith('https://')) || url.includes(' ')) {
+      throw new ConfigError(`[places] url ${JSON.stringify(url)} is not an http(s) URL`);
+    }
+  }
+  let timeoutMs = 5000;
+  if (overrides.placesTimeoutMs !== undefined) timeoutMs = overrides.placesTimeoutMs;
+  else if (raw.timeout_ms !== undefined) timeoutMs = unsigned('[places] timeout_ms', raw.timeout_ms, 'u64');
+  if (timeoutMs === 0) throw new ConfigError('[places] timeout_ms must be more than 0');
+  return { provider, url, timeoutMs };
+}
+
+function limitsConfig(raw, overrides) {
+  const limits = { ...DEFAULT_LIMITS };
+  for (const [key, [field, type]] of Object.entries(LIMIT_KEYS)) {
+    if (overrides[field] !== undefined) limits[field] = overrides[field];
+    else if (raw[key] !== undefined) limits[field] = unsigned(`[limits] ${key}`, raw[key], type);
+  }
+  for (const [key, [field]] of Object.entries(LIMIT_KEYS)) {
+    if (key === 'reconnect_max_ms') continue;
+    if (limits[field] === 0) throw new ConfigError(`[limits] ${key} must be more than 0`);
+  }
+  if (limits.threads > 4096) throw new ConfigError('[limits] threads must be at most 4096');
+  if (limits.reconnectMaxMs < limits.reconnectMinMs) {
+    throw new ConfigError('[limits] reconnect_max_ms must be at least reconnect_min_ms');
+  }
+  return limits;
+}
+
+function serversConfig(raw) {
+  if (raw.length === 0) throw new ConfigError('no [[server]] entries');
+  const names = new Set();
+  const addrs = new Set();
+  const parsed = raw.map((s, i) => {
+    if (s.name === undefined) throw new ConfigError(`[[server]] #${i + 1}: missing field \`name\``);
+    const name = string(`[[server]] #${i + 1} name`, s.name);
+    if (s.addr === undefined) throw new ConfigError(`[[server]] #${i + 1}: missing field \`addr\``);
+    const addr = string(`[[server]] #${i + 1} addr`, s.addr);
+    let peers = [];
+    if (s.peers !== undefined) {
+      if (!Array.isArray(s.peers)) {
+        throw new ConfigError(`[[server]] #${i + 1} peers: invalid type: ${describeValue(s.peers)}, expected a sequence`);
+      }
+      peers = s.peers.map((p) => string(`[[server]] #${i + 1} peers`, p));
+    }
+    return { name, addr, peers };
+  });
+  for (const server of parsed) {
+    checkName(server.name);
+    if (names.has(server.name)) throw new ConfigError(`server ${JSON.stringify(server.name)} is named twice`);
+    names.add(server.name);
+    checkAddr(server.name, server.addr);
+    if (addrs.has(server.addr)) throw new ConfigError(`address ${JSON.stringify(server.addr)} is used twice`);
+    addrs.add(server.addr);
+  }
+  // Links are bidirectional: a link named on either side is a link.
+  const links = new Map(parsed.map((s) => [s.name, new Set()]));
+  for (const server of parsed) {
+    for (const peer of server.peers) {
+      if (!names.has(peer)) {
+        throw new ConfigError(`server ${JSON.stringify(server.name)}: peer ${JSON.stringify(peer)} is not a server`);
+      }
+      if (peer === server.name) throw new ConfigError(`server ${JSON.stringify(server.name)} names itself as a peer`);
+      links.get(server.name).add(peer);
+      links.get(peer).add(server.name);
+    }
+  }
+  // Sorted as Rust's BTreeSet sorts: by UTF-8 bytes.
+  const byBytes = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+  return parsed.map((s) => ({ name: s.name, addr: s.addr, peers: [...links.get(s.name)].sort(byBytes) }));
+}
+
+/** A server name is one protocol field: non-empty, no white space or control. */
+function checkName(name) {
+  if (name === '' || /[\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/u.test(name)) {
+    throw new ConfigError(`server name ${JSON.stringify(name)} must be non-empty with no white space`);
+  }
+}
+
+/** `host:port` or `[v6]:port`, port 1 to 65535. */
+function checkAddr(name, addr) {
+  const bad = () => new ConfigError(`server ${JSON.stringify(name)}: address ${JSON.stringify(addr)} is not host:port`);
+  const colon = addr.lastIndexOf(':');
+  if (colon < 0) throw bad();
+  const host = addr.slice(0, colon);
+  const port = addr.slice(colon + 1);
+  let hostOk;
+  if (host.startsWith('[') && host.endsWith(']') && host.length >= 2) {
+    hostOk = net.isIPv6(host.slice(1, -1));
+  } else {
+    hostOk = host !== '' && /^[A-Za-z0-9._-]+$/.test(host);
+  }
+  // Rust's u16 parse: digits with an optional leading `+`.
+  if (!/^\+?[0-9]+$/.test(port)) throw bad();
+  const n = Number(port.replace('+', ''));
+  if (!(n > 0 && n <= 65535) || !hostOk) throw bad();
+}
+
+/** The server called `name`, or a ConfigError naming the servers there are. */
+function serverOf(config, name) {
+  const server = config.servers.find((s) => s.name === name);
+  if (!server) {
+    throw new ConfigError(`unknown server ${JSON.stringify(name)} (servers: ${config.servers.map((s) => s.name).join(', ')})`);
+  }
+  return server;
+}
+
+/** Reads and validates a config file; errors name the file. */
+function loadConfig(file, overrides) {
+  let text;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${file}: ${e.message}`);
+  }
+  try {
+    return parseConfig(text, overrides);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`config ${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Splits `host:port` / `[v6]:port` for net.listen / net.connect. */
+function splitAddr(addr) {
+  const colon = addr.lastIndexOf(':');
+  let host = addr.slice(0, colon);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host, port: Number(addr.slice(colon + 1).replace('+', '')) };
+}
+
+module.exports = {
+  ConfigError,
+  DEFAULT_LIMITS,
+  LIMIT_KEYS,
+  defaultConfigText,
+  parseConfig,
+  loadConfig,
+  serverOf,
+  splitAddr,
+};

@@ -1,0 +1,232 @@
+'use strict';
+// Flooding: one outgoing link and one bounded queue per neighbour, as
+// src/flood.rs. connection.js (IAMAT) and peer.js (AT) call `flood` with
+// each record that changed the cache; it goes on every other neighbour's
+// queue and never waits. Each Sender keeps one persistent link: it connects
+// (retrying with backoff from reconnectMinMs doubling to reconnectMaxMs
+// while the neighbour is down), says `PEER <name>`, sends a catch-up dump
+// of the whole cache, then writes queued AT lines as they come. A full
+// queue drops the update and marks the link for a new catch-up dump, which
+// carries everything the dropped updates did. The acceptor never writes on
+// a link, so `end` on our socket means the neighbour closed it.
+
+const net = require('node:net');
+const { splitAddr } = require('./config');
+const { formatAddr } = require('./logfile');
+
+/** How long one connection attempt may take. */
+const CONNECT_TIMEOUT_MS = 1000;
+/** Queued updates written in one write. */
+const BATCH = 1024;
+
+/** io::Error's Display for the usual connect failures, so logs read alike. */
+const OS_ERRORS = {
+  ECONNREFUSED: 'Connection refused (os error 111)',
+  ECONNRESET: 'Connection reset by peer (os error 104)',
+  EHOSTUNREACH: 'No route to host (os error 113)',
+  ENETUNREACH: 'Network is unreachable (os error 101)',
+  EPIPE: 'Broken pipe (os error 32)',
+  ETIMEDOUT: 'connection timed out',
+};
+
+function describe(error) {
+  return OS_ERRORS[error.code] || error.message;
+}
+
+class Sender {
+  constructor(node, name, addr) {
+    this.node = node;
+    this.name = name;
+    this.addr = addr;
+    this.queue = [];
+    this.resync = false;
+    this.socket = null;
+    this.up = false;
+    this.blocked = false;
+    this.stopped = false;
+    this.backoff = node.limits.reconnectMinMs;
+    this.reportedDown = false;
+    this.timer = null;
+    this.woken = false;
+  }
+
+  start() {
+    this.connect();
+  }
+
+  /** Queues `rec`; over capacity, drops it and marks the link for catch-up. */
+  offer(rec) {
+    if (this.queue.length >= this.node.limits.peerQueue) this.resync = true;
+    else this.queue.push(rec);
+    if (this.up && !this.blocked && !this.scheduled) {
+      // Gather whatever else this turn of the loop floods into one write.
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.send();
+      });
+    }
+  }
+
+  /** The neighbour connected to us: retry now instead of after the backoff. */
+  wake() {
+    this.backoff = this.node.limits.reconnectMinMs;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.connect();
+    } else if (!this.up) {
+      this.woken = true;
+    }
+  }
+
+  connect() {
+    if (this.stopped) return;
+    const { host, port } = splitAddr(this.addr);
+    const socket = net.connect({ host, port });
+    this.socket = socket;
+    let peerAddr = this.addr;
+    let why = null;
+    const connectTimer = setTimeout(() => {
+      why = 'connection timed out';
+      socket.destroy();
+    }, CONNECT_TIMEOUT_MS);
+    socket.on('connect', () => {
+      clearTimeout(connectTimer);
+      socket.setNoDelay(true);
+      peerAddr = formatAddr(socket.remoteAddress, socket.remotePort);
+      this.peerAddr = peerAddr;
+      this.up = true;
+      this.backoff = this.node.limits.reconnectMinMs;
+      this.reportedDown = false;
+      this.node.log.notice(`link to ${this.name} (${peerAddr}) up`);
+      this.write([`PEER ${this.node.name}`]);
+      this.catchUp();
+      this.send();
+    });
+    socket.on('data', () => {}); // the acceptor never writes; stray bytes are ignored
+    socket.on('end', () => {
+      why = why || 'closed by the neighbour';
+      socket.destroy();
+    });
+    socket.on('error', (e) => {
+      why = why || describe(e);
+    });
+    socket.on('close', () => {
+      clearTimeout(connectTimer);
+      if (this.writeTimer) clearTimeout(this.writeTimer);
+      this.writeTimer = null;
+      this.socket = null;
+      this.blocked = false;
+      if (this.up) {
+        this.up = false;
+        this.node.log.notice(`link to ${this.name} (${peerAddr}) down: ${this.stopped ? 'node stopping' : why || 'closed'}`);
+      } else if (!this.reportedDown && !this.stopped) {
+        this.reportedDown = true;
+        this.node.log.notice(
+          `cannot reach ${this.name} (${this.addr}): ${why || 'closed'}; retrying with backoff`,
+        );
+      }
+      this.retryLater();
+    });
+  }
+
+  retryLater() {
+    if (this.stopped) return;
+    if (this.woken) {
+      this.woken = false;
+      this.backoff = this.node.limits.reconnectMinMs;
+      setImmediate(() => this.connect());
+      return;
+    }
+    const wait = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, this.node.limits.reconnectMaxMs);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, wait);
+  }
+
+  /** Sends the AT line of every client the node knows (PROTOCOL §3). */
+  catchUp() {
+    this.resync = false;
+    this.queue = [];
+    const snapshot = this.node.cache.snapshot();
+    if (snapshot.length) this.write(snapshot.map((r) => r.line));
+    this.node.log.notice(`catch-up to ${this.name}: ${snapshot.length} clients sent`);
+  }
+
+  /** Writes queued updates while the socket takes them. */
+  send() {
+    while (this.up && !this.blocked) {
+      if (this.resync) {
+        this.catchUp();
+        continue;
+      }
+      if (this.queue.length === 0) return;
+      const batch = this.queue.splice(0, BATCH);
+      this.write(batch.map((r) => r.line));
+    }
+  }
+
+  write(lines) {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return;
+    for (const line of lines) this.node.log.sent(this.peerAddr, line);
+    const ok = socket.write(lines.join('\n') + '\n');
+    if (!ok) {
+      // The neighbour is not reading: hold further updates in the bounded
+      // queue, and give up on the link after the write timeout.
+      this.blocked = true;
+      this.writeTimer = setTimeout(() => {
+        socket.destroy(new Error('write timed out'));
+      }, this.node.limits.writeTimeoutMs);
+      socket.once('drain', () => {
+        clearTimeout(this.writeTimer);
+        this.writeTimer = null;
+        this.blocked = false;
+        this.send();
+      });
+    }
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.socket) this.socket.destroy();
+  }
+}
+
+class Flooder {
+  /** `neighbours`: [{name, addr}]. */
+  constructor(node, neighbours) {
+    this.links = new Map(neighbours.map((n) => [n.name, new Sender(node, n.name, n.addr)]));
+  }
+
+  start() {
+    for (const link of this.links.values()) link.start();
+  }
+
+  /** Queues `rec` for every neighbour except `except` (where it came from). */
+  flood(rec, except) {
+    for (const [name, link] of this.links) if (name !== except) link.offer(rec);
+  }
+
+  wake(name) {
+    const link = this.links.get(name);
+    if (link) link.wake();
+  }
+
+  /** Updates waiting in a neighbour's queue (tests). */
+  queued(name) {
+    const link = this.links.get(name);
+    return link ? link.queue.length : null;
+  }
+
+  stop() {
+    for (const link of this.links.values()) link.stop();
+  }
+}
+
+module.exports = { Flooder, Sender };
