@@ -1,0 +1,118 @@
+"""Commands: what each kind of line does to the node, and what it answers
+(src/cmd/mod.rs, iamat.rs, whatsat.rs, at.rs in one file).
+
+Invalid input is not an error here: it is the normal answer ``? `` + the line.
+"""
+
+from __future__ import annotations
+
+import time
+
+from . import protocol
+from .cache import AtRecord
+from .places import NearbyQuery, whatsat_json
+
+CONTINUE = "continue"
+CLOSE = "close"
+
+
+class BecomePeer:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def invalid(line: bytes, out: bytearray) -> None:
+    out += b"? "
+    out += line
+    out += b"\n"
+
+
+async def client_line(state, line: bytes, first: bool, out: bytearray):
+    """Handles one client line, appending its answer to ``out``; returns
+    CONTINUE, CLOSE or BecomePeer(name)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        invalid(line, out)
+        return CONTINUE
+    request = protocol.parse(text)
+    if request is protocol.BLANK:
+        return CONTINUE
+    if isinstance(request, protocol.IAmAt):
+        iamat(state, request, out)
+        return CONTINUE
+    if isinstance(request, protocol.WhatsAt):
+        if not await whatsat(state, request, out):
+            invalid(line, out)
+        return CONTINUE
+    if isinstance(request, protocol.Peer) and first and request.name in state.neighbours:
+        return BecomePeer(request.name)
+    # A neighbour's hello that fails (a stranger, a malformed PEER line) is
+    # refused and the connection closed (PROTOCOL §3).
+    if first and protocol.fields(text)[:1] == ["PEER"]:
+        invalid(line, out)
+        return CLOSE
+    # Includes an AT line from a connection that is not a peer.
+    invalid(line, out)
+    return CONTINUE
+
+
+def iamat(state, request: protocol.IAmAt, out: bytearray) -> None:
+    """Stamps the receipt time, answers the AT line, offers it to the cache
+    and, if it is the client's newest, floods it to every neighbour."""
+    diff = protocol.format_nanos(state.clock() - request.time)
+    at = protocol.AtLine(
+        state.name,
+        diff,
+        request.client,
+        request.location_text,
+        request.location,
+        request.time_text,
+        request.time,
+    )
+    record = AtRecord.new(at)
+    out += record.line_bytes
+    out += b"\n"
+    stored = state.cache.offer(record)
+    if stored is not None:
+        state.flooder.flood(stored, None)
+
+
+async def whatsat(state, request: protocol.WhatsAt, out: bytearray) -> bool:
+    record = state.cache.get(request.client)
+    if record is None:
+        return False
+    query = NearbyQuery(
+        record.location.lat,
+        record.location.lng,
+        request.radius.metres_text,
+        request.radius.metres,
+        request.bound,
+    )
+    json_text = await whatsat_json(state.places, query)
+    out += record.line_bytes
+    out += b"\n"
+    out += json_text.encode("utf-8")
+    out += b"\n\n"
+    return True
+
+
+def peer_line(state, from_name: str, line: bytes) -> bool:
+    """A line on an inbound link: True when it was valid (an AT or blank)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    request = protocol.parse(text)
+    if request is protocol.BLANK:
+        return True
+    if isinstance(request, protocol.AtLine):
+        stored = state.cache.offer(AtRecord.new(request))
+        if stored is not None:
+            state.flooder.flood(stored, from_name)
+        return True
+    return False
+
+
+def system_clock() -> int:
+    return time.time_ns()

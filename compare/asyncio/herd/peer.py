@@ -1,0 +1,101 @@
+"""Inbound neighbour links: AT lines flooded to this node (src/peer.rs).
+
+A connection whose first line is a valid ``PEER <name>`` is handed here by
+``connection.py``; the same task goes on serving it as a link, with no idle
+timeout. Each line goes to ``cmd.peer_line`` (AT -> cache -> flood). A
+second link from the same neighbour replaces the first (the old one's
+transport is closed, which ends its task). Nothing is ever answered on a
+link; invalid lines are logged and counted (``peer_garbage_lines``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from . import cmd
+from .line_reader import EOF, IDLE, Line, LineReader, TooLong
+from .logfile import format_addr
+
+_ids = itertools.count()
+
+
+class Inbound:
+    def __init__(self, link_id: int, writer: asyncio.StreamWriter) -> None:
+        self.id = link_id
+        self.writer = writer
+
+
+class InboundLinks:
+    def __init__(self) -> None:
+        self.open: dict[str, Inbound] = {}
+
+    def close_all(self) -> None:
+        links = list(self.open.values())
+        self.open.clear()
+        for link in links:
+            _close(link.writer)
+
+    def connected(self) -> list[str]:
+        return sorted(self.open)
+
+
+def _close(writer: asyncio.StreamWriter) -> None:
+    transport = writer.transport
+    if transport is not None and not transport.is_closing():
+        transport.abort()
+
+
+async def accept(state, name: str, lines: LineReader, reader, writer, addr) -> None:
+    lines.set_idle(None)
+    link_id = next(_ids)
+    log = state.log
+    log.notice(f"link from {name} ({format_addr(addr)}) up")
+    old = state.inbound.open.get(name)
+    state.inbound.open[name] = Inbound(link_id, writer)
+    if old is not None:
+        log.notice(f"link from {name}: the new link replaces the old one")
+        _close(old.writer)
+    # The neighbour is up, so our own link to it can stop backing off.
+    state.flooder.wake(name)
+    await serve(state, name, link_id, lines, writer, addr)
+
+
+async def serve(state, name: str, link_id: int, lines: LineReader, writer, addr) -> None:
+    garbage_limit = state.limits.peer_garbage_lines
+    garbage = 0
+    log = state.log
+    why = None
+    while why is None:
+        try:
+            event = await lines.next_line()
+        except OSError as e:
+            why = os_error_text(e)
+            break
+        if isinstance(event, Line):
+            log.received(addr, event.data)
+            if not cmd.peer_line(state, name, event.data):
+                garbage += 1
+                if garbage >= garbage_limit:
+                    why = f"{garbage} invalid lines"
+        elif isinstance(event, TooLong):
+            log.received(addr, event.head)
+            why = "line too long"
+        elif event is EOF:
+            why = "closed by the neighbour"
+        elif event is IDLE:
+            pass
+    log.notice(f"link from {name} ({format_addr(addr)}) down: {why}")
+    _close(writer)
+    current = state.inbound.open.get(name)
+    if current is not None and current.id == link_id:
+        del state.inbound.open[name]
+
+
+def os_error_text(e: BaseException) -> str:
+    """An OS error in Rust's words: 'Connection refused (os error 111)'."""
+    if isinstance(e, OSError) and e.errno is not None and e.strerror:
+        return f"{e.strerror} (os error {e.errno})"
+    if isinstance(e, TimeoutError):
+        return "timed out"
+    return str(e) or type(e).__name__
