@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 mod herd;
 mod limits;
+mod mixed;
 mod places;
 mod providers;
 mod standin;

@@ -1,0 +1,170 @@
+//! A mixed herd: the five servers of PROTOCOL §1 split across builds
+//! (blocking Rust, asyncio, Node), each started by its launcher as a real
+//! process from one config. Updates made at any server reach every other,
+//! a killed and restarted server of another build catches up, and every
+//! server gives the same WHATSAT answer, byte for byte.
+//!
+//! Ignored by plain `cargo test`: it needs the other builds set up
+//! (`compare/asyncio/setup.sh`, `npm ci` in `compare/node`). CI sets them
+//! up and runs it with `cargo test --test tests mixed -- --ignored`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use herd::client::Client;
+
+use crate::support::{self, DEADLINE, FIVE, Process, eventually, now_text};
+
+/// Which build runs each server: every build present.
+const BUILDS: [(&str, &str); 5] = [
+    ("Bernard", "blocking"),
+    ("Clark", "asyncio"),
+    ("Jaquez", "node"),
+    ("Johnson", "asyncio"),
+    ("Juzang", "node"),
+];
+
+fn launcher(build: &str) -> PathBuf {
+    match build {
+        "blocking" => support::herd_bin(),
+        other => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("compare")
+            .join(other)
+            .join(format!("herd-{other}")),
+    }
+}
+
+struct MixedHerd {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    addrs: Vec<(&'static str, SocketAddr)>,
+    nodes: Vec<Option<Process>>,
+}
+
+impl MixedHerd {
+    fn start() -> MixedHerd {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let addrs: Vec<(&str, SocketAddr)> = BUILDS
+                .iter()
+                .map(|(name, _)| (*name, support::free_addr()))
+                .collect();
+            let servers: Vec<(&str, SocketAddr, &[&str])> = FIVE
+                .iter()
+                .zip(&addrs)
+                .map(|((name, peers), (_, addr))| (*name, *addr, *peers))
+                .collect();
+            let text = support::config_text(&servers, "");
+            let config = support::write_file(dir.path(), "herd.toml", &text);
+            let mut herd = MixedHerd {
+                dir,
+                config,
+                addrs,
+                nodes: Vec::new(),
+            };
+            for i in 0..BUILDS.len() {
+                let node = herd.spawn(i);
+                herd.nodes.push(Some(node));
+            }
+            if herd.all_accept() {
+                return herd;
+            }
+        }
+        panic!("the mixed herd did not start (ports taken?)");
+    }
+
+    fn spawn(&self, i: usize) -> Process {
+        let (name, build) = BUILDS[i];
+        let child = Command::new(launcher(build))
+            .args(["node", name, "--config"])
+            .arg(&self.config)
+            .arg("--log-dir")
+            .arg(self.dir.path().join("logs"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{build} launcher: {e}"));
+        Process { child }
+    }
+
+    fn all_accept(&mut self) -> bool {
+        eventually(DEADLINE, || {
+            self.addrs.iter().all(|(_, addr)| support::accepts(*addr))
+        })
+    }
+
+    fn ask(&self, name: &str, line: &str) -> Option<String> {
+        let addr = self.addrs.iter().find(|(n, _)| *n == name)?.1;
+        let mut client = Client::connect(addr, DEADLINE).ok()?;
+        let answer = client.request(line.as_bytes()).ok()??;
+        String::from_utf8(answer).ok()
+    }
+
+    /// True once every server answers WHATSAT for `client` with `at` first.
+    fn everyone_knows(&self, client: &str, at: &str) -> bool {
+        eventually(DEADLINE, || {
+            BUILDS.iter().all(|(name, _)| {
+                self.ask(name, &format!("WHATSAT {client} 10 3"))
+                    .is_some_and(|answer| answer.starts_with(at))
+            })
+        })
+    }
+}
+
+#[test]
+#[ignore = "needs compare/asyncio/setup.sh and npm ci in compare/node; CI runs it"]
+fn a_herd_of_every_build_converges_catches_up_and_answers_alike() {
+    let mut herd = MixedHerd::start();
+    // An update made at each server reaches all five.
+    let mut updates = Vec::new();
+    for (name, build) in BUILDS {
+        let client = format!("from-{build}-{name}.example");
+        let line = format!("IAMAT {client} +34.068930-118.445127 {}", now_text());
+        let at = herd.ask(name, &line).unwrap_or_default();
+        assert!(
+            at.starts_with(&format!("AT {name} ")),
+            "{name} ({build}): {at:?}"
+        );
+        updates.push((client, at.trim_end().to_owned()));
+    }
+    for (client, at) in &updates {
+        assert!(
+            herd.everyone_knows(client, at),
+            "{client} did not reach every server"
+        );
+    }
+    // Every server gives the same WHATSAT answer, byte for byte.
+    let answers: Vec<String> = BUILDS
+        .iter()
+        .map(|(name, _)| herd.ask(name, &format!("WHATSAT {} 50 20", updates[0].0)))
+        .map(Option::unwrap_or_default)
+        .collect();
+    assert!(
+        answers[0].contains("Westwood, Los Angeles"),
+        "{}",
+        answers[0]
+    );
+    for (answer, (name, build)) in answers.iter().zip(BUILDS) {
+        assert_eq!(answer, &answers[0], "{name} ({build}) answers differently");
+    }
+    // Kill the Node server Jaquez; updates go on; restarted, it catches up.
+    let jaquez = BUILDS
+        .iter()
+        .position(|(name, _)| *name == "Jaquez")
+        .expect("Jaquez");
+    drop(herd.nodes[jaquez].take()); // SIGKILL and reap
+    let line = format!("IAMAT while-down.example +0.0-140.0 {}", now_text());
+    let at = herd.ask("Clark", &line).unwrap_or_default();
+    let at = at.trim_end().to_owned();
+    herd.nodes[jaquez] = Some(herd.spawn(jaquez));
+    assert!(herd.all_accept(), "Jaquez did not come back");
+    assert!(herd.everyone_knows("while-down.example", &at));
+    for (client, at) in &updates {
+        assert!(
+            herd.everyone_knows(client, at),
+            "{client} after the restart"
+        );
+    }
+}
