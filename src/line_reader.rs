@@ -1,19 +1,19 @@
-//! Splits a byte stream into lines, with a length cap and an idle deadline.
+//! Reads lines from a blocking socket, with a length cap and an idle deadline.
 //!
 //! Input is a socket (or any [`TimedRead`]); output is one [`Event`] at a
-//! time for `connection.rs` and `peer.rs`. It works on bytes, not `String`s:
-//! a line that is not UTF-8 is still a line (the caller answers it with
-//! `? `), and std's `BufRead::read_line` has neither a length cap nor a way
-//! to tell a slow client from an idle one.
+//! time for `connection.rs` and `peer.rs`. Where lines start and end is
+//! decided by [`Framer`] (`framing.rs`, shared with the tokio build); this
+//! file only reads bytes and keeps the deadline. It works on bytes, not
+//! `String`s: a line that is not UTF-8 is still a line (the caller answers it
+//! with `? `), and std's `BufRead::read_line` has neither a length cap nor a
+//! way to tell a slow client from an idle one.
 
 use std::io::{self, ErrorKind, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// How much of an over-long line is echoed back (PROTOCOL §5).
-pub const TOO_LONG_ECHO: usize = 1024;
-
-const FIRST_BUFFER: usize = 8 * 1024;
+pub use crate::framing::{Event, TOO_LONG_ECHO};
+use crate::framing::{Found, Framer};
 
 /// A reader whose blocking reads can be given a timeout.
 pub trait TimedRead: Read {
@@ -32,40 +32,17 @@ impl TimedRead for &[u8] {
     }
 }
 
-/// What the next call to [`LineReader::next_line`] found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Event<'a> {
-    /// A complete line without its ending (LF, or CR LF). A last line
-    /// without a newline, followed by end of file, is a line too.
-    Line(&'a [u8]),
-    /// The line passed the length cap; holds its first 1 KiB. The reader
-    /// yields nothing more after this.
-    TooLong(&'a [u8]),
-    /// The other end closed its side and every line has been read.
-    Eof,
-    /// No complete line within the idle timeout.
-    Idle,
-}
-
 /// Bounded line reader over any [`TimedRead`].
 #[derive(Debug)]
 pub struct LineReader<R> {
     inner: R,
-    buf: Vec<u8>,
-    /// `buf[start..end]` holds bytes read but not yet returned.
-    start: usize,
-    end: usize,
-    /// No newline lies in `buf[start..scanned]`.
-    scanned: usize,
-    max_line: usize,
+    framer: Framer,
     idle: Option<Duration>,
     /// When the line being read must be complete; set when the reader starts
     /// waiting for a line, so bytes trickling in do not push it back.
     deadline: Option<Instant>,
     /// The read timeout last set on `inner`, to skip redundant syscalls.
     timeout_set: Option<Duration>,
-    eof: bool,
-    finished: bool,
 }
 
 impl<R: TimedRead> LineReader<R> {
@@ -74,16 +51,10 @@ impl<R: TimedRead> LineReader<R> {
     pub fn new(inner: R, max_line: usize, idle: Option<Duration>) -> LineReader<R> {
         LineReader {
             inner,
-            buf: vec![0; FIRST_BUFFER.min(max_line + 2)],
-            start: 0,
-            end: 0,
-            scanned: 0,
-            max_line,
+            framer: Framer::new(max_line),
             idle,
             deadline: None,
             timeout_set: None,
-            eof: false,
-            finished: false,
         }
     }
 
@@ -101,47 +72,16 @@ impl<R: TimedRead> LineReader<R> {
     /// reading: a complete line, or a last partial line before EOF, is
     /// buffered. The connection writes its answers out when this is false.
     pub fn has_buffered_line(&self) -> bool {
-        let rest = &self.buf[self.scanned..self.end];
-        memchr::memchr(b'\n', rest).is_some() || (self.eof && self.start < self.end)
+        self.framer.has_buffered_line()
     }
 
     /// Reads until a line, the cap, end of file or the idle deadline.
     pub fn next_line(&mut self) -> io::Result<Event<'_>> {
-        if self.finished {
-            return Ok(Event::Eof);
-        }
         loop {
-            if let Some(offset) = memchr::memchr(b'\n', &self.buf[self.scanned..self.end]) {
-                let newline = self.scanned + offset;
-                let line_start = self.start;
-                let mut line_end = newline;
-                if line_end > line_start && self.buf[line_end - 1] == b'\r' {
-                    line_end -= 1;
-                }
-                self.start = newline + 1;
-                self.scanned = self.start;
+            let found = self.framer.next_found();
+            if found != Found::NeedMore {
                 self.deadline = None;
-                if line_end - line_start > self.max_line {
-                    return Ok(self.too_long(line_start, line_end));
-                }
-                return Ok(Event::Line(&self.buf[line_start..line_end]));
-            }
-            self.scanned = self.end;
-            // One byte of slack: the cap may be followed by the CR of CR LF.
-            if self.end - self.start > self.max_line + 1 {
-                return Ok(self.too_long(self.start, self.end));
-            }
-            if self.eof {
-                self.finished = true;
-                if self.start < self.end {
-                    let line = self.start..self.end;
-                    self.start = self.end;
-                    if line.len() > self.max_line {
-                        return Ok(self.too_long(line.start, line.end));
-                    }
-                    return Ok(Event::Line(&self.buf[line]));
-                }
-                return Ok(Event::Eof);
+                return Ok(self.framer.event(found).unwrap_or(Event::Eof));
             }
             if !self.fill()? {
                 return Ok(Event::Idle);
@@ -149,17 +89,8 @@ impl<R: TimedRead> LineReader<R> {
         }
     }
 
-    fn too_long(&mut self, line_start: usize, line_end: usize) -> Event<'_> {
-        self.finished = true;
-        let shown = (line_end - line_start).min(TOO_LONG_ECHO);
-        Event::TooLong(&self.buf[line_start..line_start + shown])
-    }
-
     /// Reads more bytes. False when the idle deadline passed first.
     fn fill(&mut self) -> io::Result<bool> {
-        if self.end == self.buf.len() {
-            self.make_room();
-        }
         loop {
             let timeout = match self.idle {
                 None => None,
@@ -176,13 +107,9 @@ impl<R: TimedRead> LineReader<R> {
                 self.inner.set_timeout(timeout)?;
                 self.timeout_set = timeout;
             }
-            match self.inner.read(&mut self.buf[self.end..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(true);
-                }
+            match self.inner.read(self.framer.spare()) {
                 Ok(n) => {
-                    self.end += n;
+                    self.framer.filled(n);
                     return Ok(true);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -191,22 +118,6 @@ impl<R: TimedRead> LineReader<R> {
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(e) => return Err(e),
             }
-        }
-    }
-
-    /// Moves unread bytes to the front, or grows the buffer up to the cap.
-    fn make_room(&mut self) {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.scanned -= self.start;
-            self.start = 0;
-        }
-        if self.end == self.buf.len() {
-            let grown = (self.buf.len() * 2)
-                .min(self.max_line + 2)
-                .max(self.buf.len() + 1);
-            self.buf.resize(grown, 0);
         }
     }
 }
@@ -248,12 +159,12 @@ mod tests {
 
     #[test]
     fn handles_lines_longer_than_the_first_buffer() {
-        let mut input = vec![b'y'; 3 * FIRST_BUFFER];
+        let mut input = vec![b'y'; 3 * 8192];
         input.push(b'\n');
         input.extend_from_slice(b"z\n");
         let got = lines(&input, 64 * 1024);
         assert_eq!(got.len(), 2);
-        assert_eq!(got[0].len(), 2 + 3 * FIRST_BUFFER);
+        assert_eq!(got[0].len(), 2 + 3 * 8192);
         assert_eq!(got[1], "L:z");
     }
 

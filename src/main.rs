@@ -20,6 +20,7 @@ use signal_hook::iterator::Signals;
 
 use herd::client::Client;
 use herd::config::{self, Config, Overrides};
+use herd::node_args::{NodeArgs, UpArgs};
 use herd::places_standin::{self, FaultRates, StandinOptions};
 use herd::shutdown::Shutdown;
 use herd::{NodeOptions, places, up};
@@ -106,68 +107,6 @@ struct ServeArgs {
 }
 
 #[derive(Args)]
-struct NodeArgs {
-    /// Server name, as in the config (default herd: Bernard, Clark, Jaquez,
-    /// Johnson, Juzang).
-    name: String,
-    #[command(flatten)]
-    common: CommonArgs,
-    #[command(flatten)]
-    limits: LimitArgs,
-}
-
-#[derive(Args)]
-struct UpArgs {
-    #[command(flatten)]
-    common: CommonArgs,
-}
-
-#[derive(Args)]
-struct CommonArgs {
-    /// Herd config (TOML); without it, the default herd on 127.0.0.1:12331-12335.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Client worker threads in the fixed pool [default: 128, or the config's].
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
-    /// Where <NAME>.log is written (created if missing).
-    #[arg(long, value_name = "DIR", default_value = "logs")]
-    log_dir: PathBuf,
-}
-
-/// Every limit of PROTOCOL §5; each overrides the config's `[limits]`.
-#[derive(Args)]
-struct LimitArgs {
-    /// Longest line in bytes [default: 65536].
-    #[arg(long, value_name = "BYTES")]
-    max_line_bytes: Option<usize>,
-    /// Close a client that completes no line for this long [default: 60000].
-    #[arg(long, value_name = "MS")]
-    idle_timeout_ms: Option<u64>,
-    /// Client connections served plus waiting [default: 1024].
-    #[arg(long, value_name = "N")]
-    max_clients: Option<usize>,
-    /// Close a client that does not take an answer for this long [default: 10000].
-    #[arg(long, value_name = "MS")]
-    write_timeout_ms: Option<u64>,
-    /// First neighbour reconnect wait [default: 100].
-    #[arg(long, value_name = "MS")]
-    reconnect_min_ms: Option<u64>,
-    /// Longest neighbour reconnect wait [default: 2000].
-    #[arg(long, value_name = "MS")]
-    reconnect_max_ms: Option<u64>,
-    /// Invalid lines before a neighbour's link is closed [default: 10].
-    #[arg(long, value_name = "N")]
-    peer_garbage_lines: Option<u32>,
-    /// Updates queued per neighbour [default: 10000].
-    #[arg(long, value_name = "N")]
-    peer_queue: Option<usize>,
-    /// How long a WHATSAT waits for Places [default: 5000].
-    #[arg(long, value_name = "MS")]
-    places_timeout_ms: Option<u64>,
-}
-
-#[derive(Args)]
 struct ClientArgs {
     /// host:port, or a server name from the config.
     server: String,
@@ -225,19 +164,7 @@ fn load_config(path: Option<&Path>, overrides: &Overrides) -> Result<Config, Fai
 }
 
 fn run_node(args: NodeArgs) -> Result<(), Failure> {
-    let l = args.limits;
-    let overrides = Overrides {
-        threads: args.common.threads,
-        max_line_bytes: l.max_line_bytes,
-        idle_timeout_ms: l.idle_timeout_ms,
-        max_clients: l.max_clients,
-        write_timeout_ms: l.write_timeout_ms,
-        reconnect_min_ms: l.reconnect_min_ms,
-        reconnect_max_ms: l.reconnect_max_ms,
-        peer_garbage_lines: l.peer_garbage_lines,
-        peer_queue: l.peer_queue,
-        places_timeout_ms: l.places_timeout_ms,
-    };
+    let overrides = args.overrides();
     let config = load_config(args.common.config.as_deref(), &overrides)?;
     let me = config.server(&args.name).map_err(config_error)?;
     let api_key = std::env::var("PLACES_API_KEY").ok();

@@ -4,6 +4,9 @@
 //! asks the Places provider about its location (outside every lock), and
 //! answers the AT line, a newline, the JSON and a blank line.
 
+use std::sync::Arc;
+
+use crate::cache::{AtRecord, Cache};
 use crate::node::NodeState;
 use crate::places::{self, NearbyQuery};
 use crate::protocol::WhatsAt;
@@ -11,9 +14,18 @@ use crate::protocol::WhatsAt;
 /// Appends the answer to `out`; false if the client is unknown (the caller
 /// then answers `? `).
 pub fn run(state: &NodeState, whatsat: &WhatsAt<'_>, out: &mut Vec<u8>) -> bool {
-    let Some(record) = state.cache.get(whatsat.client) else {
+    let Some((record, query)) = lookup(&state.cache, whatsat) else {
         return false;
     };
+    let json = places::whatsat_json(state.places.as_ref(), &query);
+    write_answer(&record, &json, out);
+    true
+}
+
+/// The client's kept record and the Places question about it; `None` if
+/// the herd does not know the client. Shared with the tokio build.
+pub fn lookup(cache: &Cache, whatsat: &WhatsAt<'_>) -> Option<(Arc<AtRecord>, NearbyQuery)> {
+    let record = cache.get(whatsat.client)?;
     let query = NearbyQuery {
         lat: record.location.lat,
         lng: record.location.lng,
@@ -21,11 +33,14 @@ pub fn run(state: &NodeState, whatsat: &WhatsAt<'_>, out: &mut Vec<u8>) -> bool 
         radius_m: whatsat.radius.metres,
         bound: whatsat.bound,
     };
-    let json = places::whatsat_json(state.places.as_ref(), &query);
+    Some((record, query))
+}
+
+/// Appends the answer: the AT line, the JSON, a blank line.
+pub fn write_answer(record: &AtRecord, json: &str, out: &mut Vec<u8>) {
     out.reserve(record.line.len() + json.len() + 3);
     out.extend_from_slice(record.line.as_bytes());
     out.push(b'\n');
     out.extend_from_slice(json.as_bytes());
     out.extend_from_slice(b"\n\n");
-    true
 }

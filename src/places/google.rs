@@ -62,22 +62,8 @@ impl Google {
         }
     }
 
-    /// `{url}?location=LAT,LNG&radius=METRES&key=KEY`, each value
-    /// percent-encoded except the comma between latitude and longitude
-    /// (Google accepts it either way).
     fn request_url(&self, query: &NearbyQuery) -> String {
-        let mut url = String::with_capacity(self.url.len() + 64 + self.key.0.len() * 3);
-        url.push_str(&self.url);
-        url.push(if self.url.contains('?') { '&' } else { '?' });
-        url.push_str("location=");
-        percent_encode_into(&mut url, &query.lat.to_string());
-        url.push(',');
-        percent_encode_into(&mut url, &query.lng.to_string());
-        url.push_str("&radius=");
-        percent_encode_into(&mut url, &query.radius_m_text);
-        url.push_str("&key=");
-        percent_encode_into(&mut url, &self.key.0);
-        url
+        request_url(&self.url, &self.key.0, query)
     }
 
     fn timeout_ms(&self) -> u128 {
@@ -91,38 +77,65 @@ impl Places for Google {
         let mut response = match self.agent.get(&url).call() {
             Ok(response) => response,
             Err(error) => {
-                return Err(fail(describe(&error, Phase::Connect, self.timeout_ms())));
+                return Err(failure(describe(&error, Phase::Connect, self.timeout_ms())));
             }
         };
-        let status = response.status().as_u16();
-        if status != 200 {
-            return Err(fail(format!("Places answered HTTP {status}")));
-        }
-        let body = match http::read_body(&mut response, self.timeout_ms()) {
-            Ok(body) => body,
-            Err(message) => return Err(fail(message)),
-        };
-        let value: Value = match serde_json::from_slice(&body) {
-            Ok(value) => value,
-            Err(_) => return Err(fail("Places answered with malformed JSON".to_owned())),
-        };
-        let Some(object) = value.as_object() else {
-            return Err(fail(
-                "Places answered with JSON that is not an object".to_owned(),
-            ));
-        };
-        match object.get("status").and_then(Value::as_str) {
-            Some("OK" | "ZERO_RESULTS") => {}
-            Some(other) => log::warn!("google places: Places answered {}", safe_word(other)),
-            None => log::warn!("google places: Places answered without a status"),
-        }
-        Ok(value)
+        check_status(response.status().as_u16())?;
+        let body = http::read_body(&mut response, self.timeout_ms()).map_err(failure)?;
+        parse_answer(&body)
     }
+}
+
+/// `{base}?location=LAT,LNG&radius=METRES&key=KEY`, each value
+/// percent-encoded except the comma between latitude and longitude
+/// (Google accepts it either way). Shared with the tokio build.
+pub fn request_url(base: &str, key: &str, query: &NearbyQuery) -> String {
+    let base = if base.is_empty() { LEGACY_URL } else { base };
+    let mut url = String::with_capacity(base.len() + 64 + key.len() * 3);
+    url.push_str(base);
+    url.push(if base.contains('?') { '&' } else { '?' });
+    url.push_str("location=");
+    percent_encode_into(&mut url, &query.lat.to_string());
+    url.push(',');
+    percent_encode_into(&mut url, &query.lng.to_string());
+    url.push_str("&radius=");
+    percent_encode_into(&mut url, &query.radius_m_text);
+    url.push_str("&key=");
+    percent_encode_into(&mut url, key);
+    url
+}
+
+/// Legacy Nearby Search answers 200 even for its own errors: any other
+/// HTTP status is a failure.
+pub fn check_status(status: u16) -> Result<(), PlacesError> {
+    if status == 200 {
+        Ok(())
+    } else {
+        Err(failure(format!("Places answered HTTP {status}")))
+    }
+}
+
+/// The legacy answer object in a 200 body, as Google wrote it (its own
+/// error statuses included: `whatsat_json` shapes those).
+pub fn parse_answer(body: &[u8]) -> Result<Value, PlacesError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| failure("Places answered with malformed JSON".to_owned()))?;
+    let Some(object) = value.as_object() else {
+        return Err(failure(
+            "Places answered with JSON that is not an object".to_owned(),
+        ));
+    };
+    match object.get("status").and_then(Value::as_str) {
+        Some("OK" | "ZERO_RESULTS") => {}
+        Some(other) => log::warn!("google places: Places answered {}", safe_word(other)),
+        None => log::warn!("google places: Places answered without a status"),
+    }
+    Ok(value)
 }
 
 /// Logs a failure and makes it an `UNKNOWN_ERROR`; `message` is one of
 /// ours, safe to show.
-fn fail(message: String) -> PlacesError {
+pub fn failure(message: String) -> PlacesError {
     log::warn!("google places: {message}");
     PlacesError::new("UNKNOWN_ERROR", message)
 }

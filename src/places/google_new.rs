@@ -161,18 +161,29 @@ impl Places for GoogleNew {
         }
         let body = request_body(query).map_err(fail)?;
         let (status, body) = self.exchange(&body)?;
-        if status != 200 {
-            // An error body that cannot be read still leaves the status.
-            let body = body.unwrap_or_default();
-            let error = error_from_answer(status, &body, &self.key.0);
-            log::warn!("google-new places: {}", error.message);
-            return Err(error);
-        }
-        let body = body.map_err(fail)?;
-        let value: Value = serde_json::from_slice(&body)
-            .map_err(|_| fail("Places answered with malformed JSON".to_owned()))?;
-        to_legacy(&value).inspect_err(|error| log::warn!("google-new places: {}", error.message))
+        interpret(status, body, &self.key.0)
     }
+}
+
+/// The legacy-shaped answer for HTTP `status` and its body (or why the body
+/// could not be read): Google's error envelope mapped for a status other
+/// than 200, the `places` mapped for 200. Shared with the tokio build.
+pub fn interpret(
+    status: u16,
+    body: Result<Vec<u8>, String>,
+    key: &str,
+) -> Result<Value, PlacesError> {
+    if status != 200 {
+        // An error body that cannot be read still leaves the status.
+        let body = body.unwrap_or_default();
+        let error = error_from_answer(status, &body, key);
+        log::warn!("google-new places: {}", error.message);
+        return Err(error);
+    }
+    let body = body.map_err(fail)?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|_| fail("Places answered with malformed JSON".to_owned()))?;
+    to_legacy(&value).inspect_err(|error| log::warn!("google-new places: {}", error.message))
 }
 
 /// Whether `key` can go into the `X-Goog-Api-Key` header as it is: visible
@@ -183,7 +194,7 @@ pub fn usable_key(key: &str) -> bool {
 
 /// Logs a failure and makes it an `UNKNOWN_ERROR`; `message` is one of
 /// ours, safe to show.
-fn fail(message: String) -> PlacesError {
+pub fn fail(message: String) -> PlacesError {
     log::warn!("google-new places: {message}");
     PlacesError::new("UNKNOWN_ERROR", message)
 }
@@ -192,7 +203,7 @@ fn fail(message: String) -> PlacesError {
 /// module documentation. Coordinates are written as Rust writes an `f64`
 /// (shortest exact form, never an exponent); the radius is the query's
 /// exact metres text when that is a JSON number.
-fn request_body(query: &NearbyQuery) -> Result<String, String> {
+pub fn request_body(query: &NearbyQuery) -> Result<String, String> {
     let bad = || "the WHATSAT location or radius is not a number".to_owned();
     let lat = finite_text(query.lat).ok_or_else(bad)?;
     let lng = finite_text(query.lng).ok_or_else(bad)?;

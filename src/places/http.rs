@@ -18,7 +18,7 @@ use ureq::http::Response;
 
 /// The largest answer body read, after decompression. A 20-result page is
 /// about 20 KiB.
-pub(super) const BODY_LIMIT: u64 = 4 * 1024 * 1024;
+pub const BODY_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// An API key; its `Debug` never shows it.
 pub(super) struct ApiKey(pub(super) String);

@@ -11,8 +11,8 @@
 //! `http` (the agent, body reading and error words both Google providers
 //! share), `json_format` (Google's legacy JSON layout).
 
-mod google;
-mod google_new;
+pub mod google;
+pub mod google_new;
 mod http;
 mod json_format;
 mod offline;
@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 
 pub use google::Google;
 pub use google_new::{FIELD_MASK, GoogleNew, NEW_URL, to_legacy};
+pub use http::BODY_LIMIT;
 pub use json_format::to_google_json;
 pub use offline::{Offline, OfflineIndex, Place, legacy_result};
 
@@ -77,8 +78,15 @@ pub type PlacesHandle = Arc<dyn Places>;
 /// Google lays out legacy answers; runs of newlines squeezed to one and
 /// trailing newlines dropped, so the text never holds a blank line.
 pub fn whatsat_json(places: &dyn Places, query: &NearbyQuery) -> String {
-    let object = match places.nearby(query) {
-        Ok(object) => shape_success(object, query.bound),
+    answer_json(places.nearby(query), query.bound)
+}
+
+/// The JSON text of a WHATSAT answer for a provider's `answer` (see
+/// [`whatsat_json`]); the tokio build calls this with its async providers'
+/// answers.
+pub fn answer_json(answer: Result<Value, PlacesError>, bound: usize) -> String {
+    let object = match answer {
+        Ok(object) => shape_success(object, bound),
         Err(error) => error_object(&error),
     };
     squeeze_newlines(&to_google_json(&object))
@@ -169,13 +177,6 @@ pub fn from_config(
         }
         Provider::GoogleNew => {
             let key = required_key(api_key, "google-new")?;
-            if !google_new::usable_key(&key) {
-                return Err(ConfigError(
-                    "[places] provider \"google-new\": PLACES_API_KEY holds characters \
-                     an HTTP header cannot carry"
-                        .to_owned(),
-                ));
-            }
             let url = config.url.as_deref().unwrap_or(NEW_URL);
             Ok(Arc::new(GoogleNew::new(url, key, config.timeout)))
         }
@@ -183,14 +184,23 @@ pub fn from_config(
 }
 
 /// The API key a Google provider needs: `PLACES_API_KEY`, set and not
-/// empty; else a config error naming the provider (never the key).
-fn required_key(
+/// empty, and for `google-new` one a header can carry; else a config error
+/// naming the provider (never the key). Shared with the tokio build.
+pub fn required_key(
     api_key: Option<String>,
     provider: &str,
 ) -> Result<String, crate::config::ConfigError> {
-    api_key.filter(|key| !key.is_empty()).ok_or_else(|| {
+    let key = api_key.filter(|key| !key.is_empty()).ok_or_else(|| {
         crate::config::ConfigError(format!(
             "[places] provider \"{provider}\" needs an API key in PLACES_API_KEY"
         ))
-    })
+    })?;
+    if provider == "google-new" && !google_new::usable_key(&key) {
+        return Err(crate::config::ConfigError(
+            "[places] provider \"google-new\": PLACES_API_KEY holds characters \
+             an HTTP header cannot carry"
+                .to_owned(),
+        ));
+    }
+    Ok(key)
 }

@@ -1,0 +1,164 @@
+//! One client connection, served by its own task from first byte to close.
+//!
+//! The tokio twin of the blocking `connection.rs`: `accept.rs` spawns this
+//! task; it reads lines with the bounded [`LineReader`], passes each to
+//! `cmd::client_line` (which awaits Places for a WHATSAT), and writes the
+//! answers back in order: answers to pipelined lines are gathered and
+//! written together once no further complete line is buffered. Where the
+//! blocking worker blocks in `read`, this task is parked and its worker
+//! thread serves other connections. A valid `PEER` first line hands the
+//! socket to `peer.rs`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use herd::cmd::Outcome;
+use herd::framing::Event;
+use herd::logfile::LogBatch;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::time::Instant;
+
+use crate::cmd;
+use crate::line_reader::LineReader;
+use crate::node::NodeState;
+use crate::peer;
+
+/// After refusing a line as too long, the rest of what the client sent is
+/// read and dropped for up to this long before closing, so that the close
+/// does not turn into a reset that destroys our answer in flight.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Holds a client's place in the admission count; gives it back however
+/// the connection ends.
+struct Slot<'a> {
+    state: &'a NodeState,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.state.clients.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+enum Ending {
+    Closed,
+    Broken,
+    Refused,
+    Peer(String),
+}
+
+/// Serves one client until it closes, idles out, breaks or the node stops.
+pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
+    let slot = Slot { state: &state };
+    let limits = state.limits();
+    let (read, mut write) = stream.into_split();
+    let mut reader = LineReader::new(read, limits.max_line_bytes, Some(limits.idle_timeout));
+    let mut out = Vec::with_capacity(4096);
+    let mut log = LogBatch::new();
+    let mut first = true;
+    let ending = loop {
+        let event = tokio::select! {
+            event = reader.next_line() => event,
+            () = state.stop.cancelled() => break Ending::Closed,
+        };
+        let outcome = match event {
+            Ok(Event::Line(line)) => {
+                log.received(addr, line);
+                let answered_from = out.len();
+                let outcome = cmd::client_line(&state, line, first, &mut out).await;
+                first = false;
+                if out.len() > answered_from {
+                    log.sent(addr, trim_newline(&out[answered_from..]));
+                }
+                outcome
+            }
+            Ok(Event::TooLong(head)) => {
+                log.received(addr, head);
+                log.notice(format_args!(
+                    "{addr}: line over {} bytes",
+                    limits.max_line_bytes
+                ));
+                herd::cmd::invalid(head, &mut out);
+                log.sent(addr, trim_newline(&out));
+                Outcome::Close
+            }
+            Ok(Event::Eof) => break Ending::Closed,
+            Ok(Event::Idle) => {
+                log.notice(format_args!(
+                    "{addr}: idle for {:?}, closed",
+                    limits.idle_timeout
+                ));
+                break Ending::Closed;
+            }
+            Err(_) => break Ending::Broken,
+        };
+        match outcome {
+            Outcome::Continue if reader.has_buffered_line() => continue,
+            Outcome::Continue => {
+                if write_out(&mut write, &mut out, limits.write_timeout)
+                    .await
+                    .is_err()
+                {
+                    break Ending::Broken;
+                }
+                state.log.submit(std::mem::take(&mut log));
+            }
+            Outcome::Close => break Ending::Refused,
+            Outcome::BecomePeer(name) => break Ending::Peer(name),
+        }
+    };
+    let _ = write_out(&mut write, &mut out, limits.write_timeout).await;
+    state.log.submit(log);
+    match ending {
+        Ending::Peer(name) => {
+            // The link no longer counts as a client.
+            drop(slot);
+            peer::accept(&state, name, reader, write, addr);
+        }
+        Ending::Refused => linger_close(reader.get_mut(), write).await,
+        Ending::Closed | Ending::Broken => {}
+    }
+}
+
+/// Writes `out` within `timeout` (a client that does not take its answer
+/// is disconnected) and empties it.
+async fn write_out(
+    write: &mut OwnedWriteHalf,
+    out: &mut Vec<u8>,
+    timeout: Duration,
+) -> io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let written = match tokio::time::timeout(timeout, write.write_all(out)).await {
+        Ok(written) => written,
+        Err(_) => Err(io::ErrorKind::TimedOut.into()),
+    };
+    out.clear();
+    written
+}
+
+fn trim_newline(text: &[u8]) -> &[u8] {
+    text.strip_suffix(b"\n").unwrap_or(text)
+}
+
+/// Half-closes, then reads and drops what the client is still sending
+/// (bounded by [`LINGER`] and [`LINGER_BYTES`]) before the socket is closed.
+async fn linger_close(read: &mut OwnedReadHalf, mut write: OwnedWriteHalf) {
+    let _ = write.shutdown().await;
+    let deadline = Instant::now() + LINGER;
+    let mut scratch = vec![0u8; 16 * 1024];
+    let mut drained = 0;
+    while drained < LINGER_BYTES {
+        match tokio::time::timeout_at(deadline, read.read(&mut scratch)).await {
+            Ok(Ok(n)) if n > 0 => drained += n,
+            _ => break,
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Flooding: one outgoing link and one sender task per neighbour.
+//!
+//! The tokio twin of the blocking `flood.rs`, with the same rules: IAMAT and
+//! AT call [`Flooder::flood`] with each record that changed the cache; it is
+//! put on every other neighbour's bounded `tokio::sync::mpsc` queue with
+//! `try_send`, so a connection never waits on a slow or dead neighbour. Each
+//! sender task owns one persistent TCP link: it connects (retrying with
+//! backoff while the neighbour is down), says `PEER <name>`, sends a
+//! catch-up dump of the whole cache, then writes queued AT lines as they
+//! come. A full queue drops the update and marks the link for a new
+//! catch-up dump. Where the blocking sender polls the idle link every
+//! 100 ms to notice that the neighbour closed it, this task simply awaits
+//! the socket becoming readable alongside its queue.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use herd::cache::AtRecord;
+use herd::logfile::LogBatch;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{Notify, mpsc};
+
+use crate::node::NodeState;
+
+/// How long one connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Queued updates written in one go.
+const BATCH: usize = 1024;
+
+/// The sending side of every neighbour's queue; lives in the node's state.
+#[derive(Debug)]
+pub struct Flooder {
+    links: Vec<LinkQueue>,
+}
+
+#[derive(Debug)]
+struct LinkQueue {
+    name: String,
+    updates: mpsc::Sender<Arc<AtRecord>>,
+    /// Set when an update was dropped; the sender re-sends the whole cache.
+    resync: Arc<AtomicBool>,
+    /// Wakes the sender out of its backoff (the neighbour just connected to
+    /// us, so it is back up).
+    wake: Arc<Notify>,
+}
+
+/// The receiving side of one neighbour's queue, for its sender task.
+#[derive(Debug)]
+pub struct LinkPlan {
+    name: String,
+    addr: String,
+    updates: mpsc::Receiver<Arc<AtRecord>>,
+    resync: Arc<AtomicBool>,
+    wake: Arc<Notify>,
+}
+
+impl Flooder {
+    /// Queues for `neighbours` (name, address), each holding `capacity`.
+    pub fn new(neighbours: &[(String, String)], capacity: usize) -> (Flooder, Vec<LinkPlan>) {
+        let mut links = Vec::new();
+        let mut plans = Vec::new();
+        for (name, addr) in neighbours {
+            let (updates_tx, updates_rx) = mpsc::channel(capacity.max(1));
+            let resync = Arc::new(AtomicBool::new(false));
+            let wake = Arc::new(Notify::new());
+            links.push(LinkQueue {
+                name: name.clone(),
+                updates: updates_tx,
+                resync: Arc::clone(&resync),
+                wake: Arc::clone(&wake),
+            });
+            plans.push(LinkPlan {
+                name: name.clone(),
+                addr: addr.clone(),
+                updates: updates_rx,
+                resync,
+                wake,
+            });
+        }
+        (Flooder { links }, plans)
+    }
+
+    /// Queues `record` for every neighbour except `except` (where it came
+    /// from). Never waits.
+    pub fn flood(&self, record: &Arc<AtRecord>, except: Option<&str>) {
+        for link in self
+            .links
+            .iter()
+            .filter(|link| Some(link.name.as_str()) != except)
+        {
+            match link.updates.try_send(Arc::clone(record)) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    link.resync.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    /// Tells the sender to `neighbour` to retry now instead of after its
+    /// backoff.
+    pub fn wake(&self, neighbour: &str) {
+        if let Some(link) = self.links.iter().find(|link| link.name == neighbour) {
+            link.wake.notify_one();
+        }
+    }
+}
+
+/// The sender task: keeps the link to one neighbour up until the node stops.
+pub async fn keep_link(state: Arc<NodeState>, mut plan: LinkPlan) {
+    let limits = state.limits();
+    let mut backoff = limits.reconnect_min;
+    let mut reported_down = false;
+    while !state.stop.is_cancelled() {
+        match connect(&plan.addr).await {
+            Ok((stream, addr)) => {
+                backoff = limits.reconnect_min;
+                reported_down = false;
+                state
+                    .log
+                    .notice(format_args!("link to {} ({addr}) up", plan.name));
+                let why = serve_link(&state, &mut plan, stream, addr).await;
+                state
+                    .log
+                    .notice(format_args!("link to {} ({addr}) down: {why}", plan.name));
+            }
+            Err(e) if !reported_down => {
+                reported_down = true;
+                state.log.notice(format_args!(
+                    "cannot reach {} ({}): {e}; retrying with backoff",
+                    plan.name, plan.addr
+                ));
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            () = state.stop.cancelled() => break,
+            () = plan.wake.notified() => backoff = limits.reconnect_min,
+            () = tokio::time::sleep(backoff) => backoff = (backoff * 2).min(limits.reconnect_max),
+        }
+    }
+}
+
+async fn connect(addr: &str) -> io::Result<(TcpStream, SocketAddr)> {
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "address resolves to nothing");
+    for candidate in tokio::net::lookup_host(addr).await? {
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(candidate)).await {
+            Ok(Ok(stream)) => return Ok((stream, candidate)),
+            Ok(Err(e)) => last_error = e,
+            Err(_) => last_error = io::ErrorKind::TimedOut.into(),
+        }
+    }
+    Err(last_error)
+}
+
+/// Runs one open link until it fails or the node stops; returns why it ended.
+async fn serve_link(
+    state: &NodeState,
+    plan: &mut LinkPlan,
+    stream: TcpStream,
+    addr: SocketAddr,
+) -> String {
+    let _ = stream.set_nodelay(true);
+    let (mut read, write) = stream.into_split();
+    let mut link = Link {
+        write,
+        out: Vec::with_capacity(64 * 1024),
+        addr,
+        log: LogBatch::new(),
+        timeout: state.limits().write_timeout,
+    };
+    link.add_line(&format!("PEER {}", state.name()));
+    if let Err(e) = link.catch_up(state, plan).await {
+        return e.to_string();
+    }
+    // The acceptor never writes on a link: readable means it closed.
+    let mut scratch = [0u8; 256];
+    loop {
+        if plan.resync.load(Ordering::Acquire)
+            && let Err(e) = link.catch_up(state, plan).await
+        {
+            return e.to_string();
+        }
+        tokio::select! {
+            update = plan.updates.recv() => {
+                let Some(first) = update else { return "node stopping".into() };
+                link.add_line(&first.line);
+                for _ in 1..BATCH {
+                    let Ok(record) = plan.updates.try_recv() else { break };
+                    link.add_line(&record.line);
+                }
+                if let Err(e) = link.finish(state).await {
+                    return e.to_string();
+                }
+            }
+            () = state.stop.cancelled() => return "node stopping".into(),
+            read = read.read(&mut scratch) => match read {
+                Ok(0) | Err(_) => return "closed by the neighbour".into(),
+                Ok(_) => {} // stray bytes are ignored
+            },
+        }
+    }
+}
+
+/// The writing end of one open link.
+struct Link {
+    write: OwnedWriteHalf,
+    out: Vec<u8>,
+    addr: SocketAddr,
+    log: LogBatch,
+    timeout: Duration,
+}
+
+impl Link {
+    fn add_line(&mut self, line: &str) {
+        self.out.extend_from_slice(line.as_bytes());
+        self.out.push(b'\n');
+        self.log.sent(self.addr, line.as_bytes());
+    }
+
+    /// Sends the AT line of every client the node knows (PROTOCOL §3), so a
+    /// neighbour that was cut off catches up. Updates queued before the
+    /// snapshot is taken are in it, so they are dropped from the queue.
+    async fn catch_up(&mut self, state: &NodeState, plan: &mut LinkPlan) -> io::Result<()> {
+        plan.resync.store(false, Ordering::Release);
+        while plan.updates.try_recv().is_ok() {}
+        let snapshot = state.cache.snapshot();
+        for record in &snapshot {
+            self.add_line(&record.line);
+            if self.out.len() >= 64 * 1024 {
+                self.finish(state).await?;
+            }
+        }
+        self.finish(state).await?;
+        state.log.notice(format_args!(
+            "catch-up to {}: {} clients sent",
+            plan.name,
+            snapshot.len()
+        ));
+        Ok(())
+    }
+
+    /// Writes what was added, within the write timeout, and logs it.
+    async fn finish(&mut self, state: &NodeState) -> io::Result<()> {
+        let written =
+            match tokio::time::timeout(self.timeout, self.write.write_all(&self.out)).await {
+                Ok(written) => written,
+                Err(_) => Err(io::ErrorKind::TimedOut.into()),
+            };
+        self.out.clear();
+        state.log.submit(std::mem::take(&mut self.log));
+        written
+    }
+}

@@ -1,0 +1,145 @@
+//! Inbound neighbour links: AT lines flooded to this node.
+//!
+//! A connection whose first line is a valid `PEER <name>` is handed here by
+//! `connection.rs` and served by a task of its own, with no idle timeout.
+//! Each line goes to `cmd::peer_line` (AT -> cache -> flood); too many
+//! invalid lines close the link. A second link from the same neighbour
+//! replaces the first (its task is cancelled), so there is at most one per
+//! neighbour. In the blocking build each link costs a thread; here, a task.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use herd::framing::Event;
+use herd::logfile::LogBatch;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_util::sync::CancellationToken;
+
+use crate::cmd;
+use crate::line_reader::LineReader;
+use crate::node::NodeState;
+
+/// The open inbound links, by neighbour name.
+#[derive(Debug, Default)]
+pub struct InboundLinks {
+    next_id: AtomicU64,
+    open: Mutex<HashMap<String, Inbound>>,
+}
+
+#[derive(Debug)]
+struct Inbound {
+    id: u64,
+    cancel: CancellationToken,
+}
+
+impl InboundLinks {
+    /// Names of neighbours with an open inbound link.
+    pub fn connected(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.lock().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Inbound>> {
+        // Never held across an await or a panic-prone call.
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Serves the link from neighbour `name` on a new task, replacing (and
+/// closing) any earlier link from it. `reader` may already hold lines that
+/// followed the `PEER` line; `write` is kept so the socket stays open.
+pub fn accept(
+    state: &Arc<NodeState>,
+    name: String,
+    mut reader: LineReader<OwnedReadHalf>,
+    write: OwnedWriteHalf,
+    addr: SocketAddr,
+) {
+    reader.set_idle(None);
+    let id = state.inbound.next_id.fetch_add(1, Ordering::Relaxed);
+    let cancel = state.stop.child_token();
+    state
+        .log
+        .notice(format_args!("link from {name} ({addr}) up"));
+    let replaced = state.inbound.lock().insert(
+        name.clone(),
+        Inbound {
+            id,
+            cancel: cancel.clone(),
+        },
+    );
+    if let Some(old) = replaced {
+        state.log.notice(format_args!(
+            "link from {name}: the new link replaces the old one"
+        ));
+        old.cancel.cancel();
+    }
+    state.tasks.spawn(serve(
+        Arc::clone(state),
+        name.clone(),
+        id,
+        reader,
+        write,
+        addr,
+        cancel,
+    ));
+    // The neighbour is up, so our own link to it can stop backing off.
+    state.flooder.wake(&name);
+}
+
+async fn serve(
+    state: Arc<NodeState>,
+    name: String,
+    id: u64,
+    mut reader: LineReader<OwnedReadHalf>,
+    write: OwnedWriteHalf,
+    addr: SocketAddr,
+    cancel: CancellationToken,
+) {
+    let garbage_limit = state.limits().peer_garbage_lines;
+    let mut garbage = 0;
+    let mut log = LogBatch::new();
+    let why = loop {
+        let event = tokio::select! {
+            event = reader.next_line() => event,
+            () = cancel.cancelled() => break "closed here".to_owned(),
+        };
+        let why = match event {
+            Ok(Event::Line(line)) => {
+                log.received(addr, line);
+                if cmd::peer_line(&state, &name, line) {
+                    None
+                } else {
+                    garbage += 1;
+                    (garbage >= garbage_limit).then(|| format!("{garbage} invalid lines"))
+                }
+            }
+            Ok(Event::TooLong(head)) => {
+                log.received(addr, head);
+                Some("line too long".to_owned())
+            }
+            Ok(Event::Eof) => Some("closed by the neighbour".to_owned()),
+            Ok(Event::Idle) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = why {
+            break why;
+        }
+        // Lines that arrived together are logged together.
+        if !reader.has_buffered_line() {
+            state.log.submit(std::mem::take(&mut log));
+        }
+    };
+    state.log.submit(log);
+    state
+        .log
+        .notice(format_args!("link from {name} ({addr}) down: {why}"));
+    drop(write);
+    let mut open = state.inbound.lock();
+    if open.get(&name).is_some_and(|link| link.id == id) {
+        open.remove(&name);
+    }
+}

@@ -1,0 +1,92 @@
+//! The command-line flags every build's `node` command takes (PROTOCOL §6),
+//! in one place, so that the blocking binary (`main.rs`) and the tokio
+//! build (`compare/tokio`) accept the same flags with the same help, and
+//! turn them into the same config [`Overrides`].
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::config::Overrides;
+
+#[derive(Args)]
+pub struct NodeArgs {
+    /// Server name, as in the config (default herd: Bernard, Clark, Jaquez,
+    /// Johnson, Juzang).
+    pub name: String,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args)]
+pub struct CommonArgs {
+    /// Herd config (TOML); without it, the default herd on 127.0.0.1:12331-12335.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Worker threads: the blocking build's fixed pool of client workers,
+    /// the tokio build's runtime workers [default: 128, or the config's].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Where <NAME>.log is written (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "logs")]
+    pub log_dir: PathBuf,
+}
+
+/// Every limit of PROTOCOL §5; each overrides the config's `[limits]`.
+#[derive(Args)]
+pub struct LimitArgs {
+    /// Longest line in bytes [default: 65536].
+    #[arg(long, value_name = "BYTES")]
+    pub max_line_bytes: Option<usize>,
+    /// Close a client that completes no line for this long [default: 60000].
+    #[arg(long, value_name = "MS")]
+    pub idle_timeout_ms: Option<u64>,
+    /// Client connections served plus waiting [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub max_clients: Option<usize>,
+    /// Close a client that does not take an answer for this long [default: 10000].
+    #[arg(long, value_name = "MS")]
+    pub write_timeout_ms: Option<u64>,
+    /// First neighbour reconnect wait [default: 100].
+    #[arg(long, value_name = "MS")]
+    pub reconnect_min_ms: Option<u64>,
+    /// Longest neighbour reconnect wait [default: 2000].
+    #[arg(long, value_name = "MS")]
+    pub reconnect_max_ms: Option<u64>,
+    /// Invalid lines before a neighbour's link is closed [default: 10].
+    #[arg(long, value_name = "N")]
+    pub peer_garbage_lines: Option<u32>,
+    /// Updates queued per neighbour [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub peer_queue: Option<usize>,
+    /// How long a WHATSAT waits for Places [default: 5000].
+    #[arg(long, value_name = "MS")]
+    pub places_timeout_ms: Option<u64>,
+}
+
+impl NodeArgs {
+    /// The flags that override the config's `[limits]`.
+    pub fn overrides(&self) -> Overrides {
+        let l = &self.limits;
+        Overrides {
+            threads: self.common.threads,
+            max_line_bytes: l.max_line_bytes,
+            idle_timeout_ms: l.idle_timeout_ms,
+            max_clients: l.max_clients,
+            write_timeout_ms: l.write_timeout_ms,
+            reconnect_min_ms: l.reconnect_min_ms,
+            reconnect_max_ms: l.reconnect_max_ms,
+            peer_garbage_lines: l.peer_garbage_lines,
+            peer_queue: l.peer_queue,
+            places_timeout_ms: l.places_timeout_ms,
+        }
+    }
+}
