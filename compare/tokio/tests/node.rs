@@ -1,0 +1,379 @@
+//! The tokio build's own tests: nodes in this process, each on a runtime
+//! of its own and a port the kernel chose, talked to over real sockets
+//! with the root crate's blocking client; Places through the real
+//! stand-in (`herd::places_standin`) over real HTTP.
+//!
+//! The shared protocol cases run against this build as a real process
+//! from the root crate (`HERD_BUILD=tokio cargo test --test tests
+//! conformance`); these tests cover what the cases cannot: flooding and
+//! catch-up between tokio nodes, the async Places client, limits, the stop
+//! sequence, and the point of the build: a slow Places call does not hold
+//! a worker thread.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::time::{Duration, Instant};
+
+use herd::client::Client;
+use herd::config::{Config, Overrides};
+use herd::places_standin::{self, FaultRates, StandinOptions};
+use herd_tokio::places::Provider;
+use herd_tokio::{NodeHandle, NodeOptions};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+const KEY: &str = "tokio-test-key-0123456789";
+
+/// Polls `condition` until it holds (true) or `deadline` passes (false).
+fn eventually(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + deadline;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn now_text() -> String {
+    let now = herd::node::system_clock().0;
+    format!("{}.{:09}", now / 1_000_000_000, now % 1_000_000_000)
+}
+
+/// One tokio node on a runtime of its own.
+struct Node {
+    runtime: tokio::runtime::Runtime,
+    handle: Option<NodeHandle>,
+    addr: SocketAddr,
+}
+
+impl Node {
+    /// Starts `name` of `config` on `listener` with `workers` runtime threads.
+    fn start(
+        config: &Config,
+        name: &str,
+        listener: StdListener,
+        workers: usize,
+        log_dir: &std::path::Path,
+    ) -> Node {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let addr = listener.local_addr().expect("addr");
+        let handle = runtime.block_on(async {
+            listener.set_nonblocking(true).expect("nonblocking");
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let places =
+                Provider::from_config(&config.places, Some(KEY.to_owned())).expect("places");
+            let options = NodeOptions {
+                name,
+                listener,
+                places,
+                log_dir,
+                clock: herd::node::system_clock,
+            };
+            herd_tokio::start(config, options).expect("node starts")
+        });
+        Node {
+            runtime,
+            handle: Some(handle),
+            addr,
+        }
+    }
+
+    fn ask(&self, line: &str) -> String {
+        let mut client = Client::connect(self.addr, DEADLINE).expect("connect");
+        let answer = client.request(line.as_bytes()).expect("answer");
+        String::from_utf8(answer.unwrap_or_default()).expect("utf-8")
+    }
+
+    /// Stops the node; whether every task ended in time.
+    fn stop(mut self) -> (Duration, bool) {
+        let handle = self.handle.take().expect("running");
+        self.runtime.block_on(handle.stop())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            self.runtime.block_on(handle.stop());
+        }
+    }
+}
+
+fn listener() -> StdListener {
+    StdListener::bind("127.0.0.1:0").expect("bind port 0")
+}
+
+/// A config of `servers` (name, address, peers) and `extra` TOML.
+fn config(servers: &[(&str, SocketAddr, &[&str])], extra: &str) -> Config {
+    let mut text = String::new();
+    for (name, addr, peers) in servers {
+        let peers: Vec<String> = peers.iter().map(|p| format!("{p:?}")).collect();
+        text.push_str(&format!(
+            "[[server]]\nname = {name:?}\naddr = \"{addr}\"\npeers = [{}]\n\n",
+            peers.join(", ")
+        ));
+    }
+    text.push_str(extra);
+    Config::parse(&text, &Overrides::default()).expect("config")
+}
+
+/// A single node named Clark with `extra` config.
+fn single(extra: &str, workers: usize, log_dir: &std::path::Path) -> Node {
+    let listener = listener();
+    let addr = listener.local_addr().expect("addr");
+    let config = config(&[("Clark", addr, &[])], extra);
+    Node::start(&config, "Clark", listener, workers, log_dir)
+}
+
+fn log_text(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("Clark.log")).unwrap_or_default()
+}
+
+#[test]
+fn updates_flood_between_tokio_nodes_and_a_restarted_node_catches_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (a_listener, b_listener) = (listener(), listener());
+    let (a_addr, b_addr) = (
+        a_listener.local_addr().unwrap(),
+        b_listener.local_addr().unwrap(),
+    );
+    let config = config(&[("Alpha", a_addr, &["Beta"]), ("Beta", b_addr, &[])], "");
+    let alpha = Node::start(&config, "Alpha", a_listener, 2, dir.path());
+    let beta = Node::start(&config, "Beta", b_listener, 2, dir.path());
+    let at = alpha.ask(&format!("IAMAT kiwi +34.068930-118.445127 {}", now_text()));
+    assert!(at.starts_with("AT Alpha +"), "{at:?}");
+    assert!(
+        eventually(DEADLINE, || beta
+            .ask("WHATSAT kiwi 10 1")
+            .starts_with(at.trim_end())),
+        "Beta never learned of kiwi"
+    );
+    // Beta goes away; an update made meanwhile reaches it on its return
+    // through the catch-up dump of Alpha's link.
+    let (_, clean) = beta.stop();
+    assert!(clean, "Beta's tasks did not end in time");
+    let later = alpha.ask(&format!("IAMAT kiwi +35.000000-119.000000 {}", now_text()));
+    let mut beta = None;
+    assert!(
+        eventually(DEADLINE, || {
+            // The port may take a moment to be free again.
+            StdListener::bind(b_addr)
+                .map(|l| beta = Some(Node::start(&config, "Beta", l, 2, dir.path())))
+                .is_ok()
+        }),
+        "Beta could not listen again"
+    );
+    let beta = beta.expect("Beta restarted");
+    assert!(
+        eventually(DEADLINE, || beta
+            .ask("WHATSAT kiwi 10 1")
+            .starts_with(later.trim_end())),
+        "Beta did not catch up"
+    );
+    let log = std::fs::read_to_string(dir.path().join("Alpha.log")).unwrap_or_default();
+    assert!(log.contains("catch-up to Beta: 1 clients sent"), "{log}");
+}
+
+#[test]
+fn both_google_providers_answer_as_the_offline_provider_does() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let standin = places_standin::start(StandinOptions {
+        keys: vec![KEY.to_owned()],
+        ..StandinOptions::default()
+    })
+    .expect("stand-in");
+    let offline = single("", 2, &dir.path().join("offline"));
+    let legacy = single(
+        &format!(
+            "[places]\nprovider = \"google\"\nurl = \"{}\"\n",
+            standin.legacy_url()
+        ),
+        2,
+        &dir.path().join("google"),
+    );
+    let new = single(
+        &format!(
+            "[places]\nprovider = \"google-new\"\nurl = \"{}\"\n",
+            standin.new_url()
+        ),
+        2,
+        &dir.path().join("google-new"),
+    );
+    let names = |node: &Node| -> Vec<String> {
+        node.ask(&format!("IAMAT kiwi +34.068930-118.445127 {}", now_text()));
+        let answer = node.ask("WHATSAT kiwi 10 5");
+        let json = answer.split_once('\n').map(|(_, json)| json).unwrap_or("");
+        let value: serde_json::Value = serde_json::from_str(json).expect("JSON");
+        assert_eq!(value["status"], "OK", "{answer}");
+        value["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["name"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let expected = names(&offline);
+    assert_eq!(expected.len(), 5);
+    assert_eq!(names(&legacy), expected);
+    assert_eq!(names(&new), expected);
+    assert!(standin.requests() >= 2);
+    for sub in ["google", "google-new"] {
+        let log = log_text(&dir.path().join(sub));
+        assert!(!log.contains(KEY), "the key reached the {sub} log");
+    }
+}
+
+#[test]
+fn places_failures_are_error_objects_on_a_connection_that_stays_usable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let standin = places_standin::start(StandinOptions {
+        faults: FaultRates {
+            never_answer: 1.0,
+            ..FaultRates::default()
+        },
+        ..StandinOptions::default()
+    })
+    .expect("stand-in");
+    let closed = listener().local_addr().expect("addr"); // dropped: nobody listens
+    let cases = [
+        (
+            format!(
+                "[places]\nprovider = \"google\"\nurl = \"{}\"\ntimeout_ms = 300\n",
+                standin.legacy_url()
+            ),
+            "Places did not answer within 300 ms",
+        ),
+        (
+            format!(
+                "[places]\nprovider = \"google-new\"\nurl = \"{}\"\ntimeout_ms = 300\n",
+                standin.new_url()
+            ),
+            "Places did not answer within 300 ms",
+        ),
+        (
+            format!("[places]\nprovider = \"google\"\nurl = \"http://{closed}/p\"\n"),
+            "Places could not be reached (connection refused)",
+        ),
+    ];
+    for (i, (extra, message)) in cases.iter().enumerate() {
+        let log_dir = dir.path().join(i.to_string());
+        let node = single(extra, 1, &log_dir);
+        let mut client = Client::connect(node.addr, DEADLINE).expect("connect");
+        client
+            .request(format!("IAMAT kiwi +34.068930-118.445127 {}", now_text()).as_bytes())
+            .expect("IAMAT");
+        let answer = client.request(b"WHATSAT kiwi 10 5").expect("WHATSAT");
+        let answer = String::from_utf8(answer.unwrap_or_default()).expect("utf-8");
+        let json = answer.split_once('\n').map(|(_, json)| json).unwrap_or("");
+        let value: serde_json::Value = serde_json::from_str(json).expect("JSON");
+        assert_eq!(value["status"], "UNKNOWN_ERROR", "{answer}");
+        assert_eq!(value["error_message"], *message, "{answer}");
+        // The same connection still answers.
+        let again = client.request(b"IAMAT kiwi +1+2 1").expect("still usable");
+        assert!(again.is_some_and(|a| a.starts_with(b"AT Clark ")));
+        assert!(!log_text(&log_dir).contains(KEY));
+    }
+}
+
+#[test]
+fn a_slow_places_call_does_not_hold_the_only_worker_thread() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let standin = places_standin::start(StandinOptions {
+        latency: Duration::from_millis(1500),
+        ..StandinOptions::default()
+    })
+    .expect("stand-in");
+    let node = single(
+        &format!(
+            "[places]\nprovider = \"google\"\nurl = \"{}\"\n",
+            standin.legacy_url()
+        ),
+        1,
+        dir.path(),
+    );
+    node.ask(&format!("IAMAT kiwi +34.068930-118.445127 {}", now_text()));
+    let mut slow = Client::connect(node.addr, DEADLINE).expect("connect");
+    slow.send(b"WHATSAT kiwi 10 1").expect("send");
+    // Wait until the stand-in holds the request, then use the node's one
+    // worker thread for something else: it is free.
+    assert!(eventually(DEADLINE, || standin.requests() == 1));
+    let at = node.ask(&format!("IAMAT other +1+2 {}", now_text()));
+    assert!(at.starts_with("AT Clark "), "{at:?}");
+    // The IAMAT was answered while the WHATSAT is still waiting on Places.
+    slow.stream().set_nonblocking(true).expect("nonblocking");
+    let mut byte = [0u8; 1];
+    let pending = slow.stream().peek(&mut byte);
+    assert!(
+        matches!(&pending, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the WHATSAT was answered before the IAMAT: {pending:?}"
+    );
+    slow.stream().set_nonblocking(false).expect("blocking");
+    let answer = slow
+        .read_answer(b"WHATSAT kiwi 10 1")
+        .expect("WHATSAT answer");
+    assert!(answer.is_some_and(|a| a.starts_with(b"AT Clark ")));
+}
+
+#[test]
+fn idle_clients_are_closed_and_connections_over_the_cap_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = single(
+        "[limits]\nidle_timeout_ms = 300\nmax_clients = 2\n",
+        2,
+        dir.path(),
+    );
+    let mut first = Client::connect(node.addr, DEADLINE).expect("first");
+    let second = Client::connect(node.addr, DEADLINE).expect("second");
+    // Both slots taken once both connections are counted.
+    assert!(
+        first
+            .request(b"IAMAT a +1+2 1")
+            .expect("first answers")
+            .is_some()
+    );
+    let mut third = std::net::TcpStream::connect(node.addr).expect("third connects");
+    third.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut byte = [0u8; 1];
+    assert!(
+        matches!(third.read(&mut byte), Ok(0) | Err(_)),
+        "the third connection was not closed"
+    );
+    // The idle ones are closed at the idle limit.
+    second
+        .stream()
+        .set_read_timeout(Some(DEADLINE))
+        .expect("timeout");
+    assert!(matches!(second.stream().read(&mut byte), Ok(0) | Err(_)));
+    assert!(eventually(DEADLINE, || log_text(dir.path())
+        .contains("idle for 300ms, closed")));
+    assert!(log_text(dir.path()).contains("client connections already open"));
+}
+
+#[test]
+fn stopping_ends_every_task_even_with_clients_connected() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = single("", 2, dir.path());
+    let clients: Vec<Client> = (0..20)
+        .map(|_| Client::connect(node.addr, DEADLINE).expect("connect"))
+        .collect();
+    assert!(node.ask("IAMAT a +1+2 1").starts_with("AT Clark "));
+    let (took, clean) = node.stop();
+    assert!(clean, "tasks were abandoned");
+    assert!(took < herd_tokio::node::STOP_DEADLINE, "took {took:?}");
+    let mut byte = [0u8; 1];
+    for client in &clients {
+        client
+            .stream()
+            .set_read_timeout(Some(DEADLINE))
+            .expect("timeout");
+        assert!(matches!(client.stream().read(&mut byte), Ok(0) | Err(_)));
+    }
+    assert!(log_text(dir.path()).contains("Clark stopped in"));
+}
