@@ -16,10 +16,19 @@ from herd.places.google_new import FIELD_MASK, GoogleNew
 
 def test_a_second_link_from_a_neighbour_replaces_the_first(herd_factory):
     herd = herd_factory({"A": ["B"], "B": []})
+    # B itself would also link to A as "B" and race the test's links.
+    herd.stop("B")
     a = herd.addrs["A"]
+
+    def links_up() -> int:
+        return sum(
+            1 for line in herd.log_text("A").splitlines() if "link from B (" in line and ") up" in line
+        )
+
+    before = links_up()
     first = socket.create_connection(a, timeout=5)
     first.sendall(b"PEER B\n")
-    assert eventually(lambda: "link from B" in herd.log_text("A"))
+    assert eventually(lambda: links_up() == before + 1)
     second = socket.create_connection(a, timeout=5)
     second.sendall(b"PEER B\n")
     assert first.recv(10) == b""  # the old link is closed
