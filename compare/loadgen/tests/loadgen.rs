@@ -1,0 +1,463 @@
+//! End-to-end tests of the real `herd-loadgen` binary: against its own echo
+//! servers (both models), against a fake server that answers wrongly, and
+//! against real herd nodes (skipped, with a note, when no `herd` binary has
+//! been built). Every wait has a deadline and every process started here is
+//! killed when its test ends.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The longest any one step may take.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A child process killed (and reaped) when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn loadgen() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_herd-loadgen"))
+}
+
+/// A free loopback address: bind port 0, note it, let it go.
+fn free_addr() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("local addr").to_string()
+}
+
+/// Runs herd-loadgen with `args` to its end (within [`DEADLINE`]) and
+/// returns the one JSON object it printed.
+fn run_json(args: &[&str]) -> Value {
+    let mut child = Proc(
+        loadgen()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start herd-loadgen"),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "herd-loadgen {args:?} did not end"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    if let Some(mut stdout) = child.0.stdout.take() {
+        stdout.read_to_string(&mut out).expect("read stdout");
+    }
+    assert!(status.success(), "herd-loadgen {args:?}: {status}\n{out}");
+    let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "exactly one JSON line on stdout: {out}");
+    serde_json::from_str(lines[0]).expect("stdout is JSON")
+}
+
+/// Starts `herd-loadgen echo` on a free port; returns it and its address.
+fn start_echo(model: &str) -> (Proc, String) {
+    let mut child = Proc(
+        loadgen()
+            .args([
+                "echo",
+                "--addr",
+                "127.0.0.1:0",
+                "--model",
+                model,
+                "--workers",
+                "1",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start echo"),
+    );
+    let stdout = child.0.stdout.take().expect("echo stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(DEADLINE).expect("echo announces itself");
+    let addr = line
+        .trim()
+        .strip_prefix("echo listening on ")
+        .unwrap_or_else(|| panic!("unexpected echo line {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+fn errors(report: &Value) -> u64 {
+    report["errors"]
+        .as_object()
+        .expect("errors object")
+        .values()
+        .filter_map(Value::as_u64)
+        .sum()
+}
+
+fn assert_clean(report: &Value) {
+    assert!(report["requests_ok"].as_u64().unwrap_or(0) > 0, "{report}");
+    assert_eq!(errors(report), 0, "{report}");
+    for key in ["p50", "p90", "p99", "p999", "max", "mean"] {
+        assert!(report["latency_us"][key].is_number(), "{key}: {report}");
+    }
+}
+
+#[test]
+fn closed_and_open_loops_against_the_thread_echo() {
+    let (_echo, addr) = start_echo("threads");
+    let closed = run_json(&[
+        "run",
+        "--target",
+        &addr,
+        "--duration-s",
+        "1",
+        "--warmup-s",
+        "0.2",
+        "--connections",
+        "4",
+        "--mix",
+        "iamat=1",
+    ]);
+    assert_clean(&closed);
+    assert_eq!(closed["mode"], "closed");
+    assert_eq!(closed["targets"][0], addr.as_str());
+    let open = run_json(&[
+        "run",
+        "--target",
+        &addr,
+        "--mode",
+        "open",
+        "--rate",
+        "400",
+        "--duration-s",
+        "1",
+        "--warmup-s",
+        "0",
+        "--connections",
+        "4",
+        "--mix",
+        "iamat=1",
+        "--idle",
+        "5",
+    ]);
+    assert_clean(&open);
+    assert_eq!(open["mode"], "open");
+    assert_eq!(open["idle_requested"], 5);
+    assert_eq!(open["idle_open_at_end"], 5);
+    let ok = open["requests_ok"].as_u64().unwrap_or(0);
+    assert!(
+        (300..=400).contains(&ok),
+        "open loop at 400/s for 1 s: {open}"
+    );
+}
+
+#[test]
+fn closed_open_and_one_shot_against_the_tokio_echo() {
+    let (_echo, addr) = start_echo("tokio");
+    let closed = run_json(&[
+        "run",
+        "--target",
+        &addr,
+        "--duration-s",
+        "1",
+        "--warmup-s",
+        "0",
+        "--connections",
+        "8",
+        "--mix",
+        "iamat=1",
+    ]);
+    assert_clean(&closed);
+    let open = run_json(&[
+        "run",
+        "--target",
+        &addr,
+        "--mode",
+        "open",
+        "--rate",
+        "300",
+        "--duration-s",
+        "1",
+        "--warmup-s",
+        "0.2",
+        "--connections",
+        "3",
+        "--mix",
+        "iamat=1",
+        "--one-shot",
+    ]);
+    assert_clean(&open);
+    assert_eq!(open["one_shot"], true);
+}
+
+#[test]
+fn hold_opens_and_keeps_connections() {
+    let (_echo, addr) = start_echo("tokio");
+    let held = run_json(&[
+        "hold",
+        "--target",
+        &addr,
+        "--connections",
+        "50",
+        "--for-s",
+        "0.3",
+        "--ignore-stdin",
+    ]);
+    assert_eq!(held["requested"], 50);
+    assert_eq!(held["opened"], 50);
+    assert_eq!(held["still_open_at_end"], 50);
+    assert_eq!(held["stopped_by"], "time");
+    // stdin at EOF (null) ends the hold at once.
+    let held = run_json(&["hold", "--target", &addr, "--connections", "5"]);
+    assert_eq!(held["opened"], 5);
+    assert_eq!(held["stopped_by"], "stdin_eof");
+}
+
+#[test]
+fn a_refused_target_counts_connect_errors() {
+    let addr = free_addr();
+    let report = run_json(&[
+        "run",
+        "--target",
+        &addr,
+        "--duration-s",
+        "0.3",
+        "--warmup-s",
+        "0",
+        "--connections",
+        "2",
+        "--mix",
+        "iamat=1",
+        "--timeout-ms",
+        "500",
+    ]);
+    assert_eq!(report["requests_ok"], 0);
+    assert!(
+        report["errors"]["connect"].as_u64().unwrap_or(0) > 0,
+        "{report}"
+    );
+}
+
+/// A server that answers every IAMAT with an AT line for another client.
+#[test]
+fn a_wrong_at_line_is_an_invalid_answer_not_a_data_point() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let Ok(mut writer) = stream.try_clone() else {
+                    return;
+                };
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                    let f: Vec<&str> = line.split_whitespace().collect();
+                    let answer = if f.len() == 4 {
+                        format!("AT Liar +0.000000000 {}x {} {}\n", f[1], f[2], f[3])
+                    } else {
+                        format!("? {line}")
+                    };
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    let report = run_json(&[
+        "run",
+        "--target",
+        &addr,
+        "--duration-s",
+        "0.5",
+        "--warmup-s",
+        "0",
+        "--connections",
+        "2",
+        "--mix",
+        "iamat=1",
+    ]);
+    assert_eq!(report["requests_ok"], 0, "{report}");
+    assert!(
+        report["errors"]["invalid_answer"].as_u64().unwrap_or(0) > 0,
+        "{report}"
+    );
+    let examples = report["error_examples"].as_array().expect("examples");
+    assert!(!examples.is_empty() && examples.len() <= 3, "{report}");
+    assert!(
+        examples[0]["answer"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("AT Liar")
+    );
+}
+
+/// The `herd` binary of this workspace, if it has been built.
+fn herd_binary() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("HERD_BIN") {
+        return Some(PathBuf::from(path));
+    }
+    let me = PathBuf::from(env!("CARGO_BIN_EXE_herd-loadgen"));
+    let profile_dir = me.parent()?;
+    let target = profile_dir.parent()?;
+    [
+        profile_dir.join("herd"),
+        target.join("release").join("herd"),
+        target.join("debug").join("herd"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+/// Herd nodes started from a config written here, killed on drop.
+struct Herd {
+    _nodes: Vec<Proc>,
+    addrs: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts the servers `names` (each the neighbour of the one before), or
+/// None when there is no herd binary.
+fn start_herd(names: &[&str]) -> Option<Herd> {
+    let Some(herd) = herd_binary() else {
+        eprintln!("SKIPPED: no herd binary (build it with `cargo build -p herd`, or set HERD_BIN)");
+        return None;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addrs: Vec<String> = names.iter().map(|_| free_addr()).collect();
+    let mut config = String::from("[places]\nprovider = \"offline\"\n");
+    for (i, name) in names.iter().enumerate() {
+        let peers = if i == 0 {
+            String::new()
+        } else {
+            format!("\"{}\"", names[i - 1])
+        };
+        config.push_str(&format!(
+            "\n[[server]]\nname = \"{name}\"\naddr = \"{}\"\npeers = [{peers}]\n",
+            addrs[i]
+        ));
+    }
+    let path = dir.path().join("herd.toml");
+    std::fs::write(&path, config).expect("write config");
+    let nodes: Vec<Proc> = names
+        .iter()
+        .map(|name| {
+            Proc(
+                Command::new(&herd)
+                    .args(["node", name, "--config"])
+                    .arg(&path)
+                    .arg("--log-dir")
+                    .arg(dir.path())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("start herd node"),
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    for addr in &addrs {
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "herd node at {addr} never listened"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    Some(Herd {
+        _nodes: nodes,
+        addrs,
+        _dir: dir,
+    })
+}
+
+#[test]
+fn iamat_and_whatsat_against_a_herd_node() {
+    let Some(herd) = start_herd(&["Clark"]) else {
+        return;
+    };
+    let addr = &herd.addrs[0];
+    let report = run_json(&[
+        "run",
+        "--target",
+        addr,
+        "--duration-s",
+        "1",
+        "--warmup-s",
+        "0.2",
+        "--connections",
+        "4",
+        "--mix",
+        "iamat=1,whatsat=1",
+        "--clients",
+        "20",
+    ]);
+    assert_clean(&report);
+    assert!(
+        report["requests_ok_by_command"]["whatsat"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{report}"
+    );
+    assert!(
+        report["requests_ok_by_command"]["iamat"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{report}"
+    );
+}
+
+#[test]
+fn propagation_between_two_herd_nodes() {
+    let Some(herd) = start_herd(&["Clark", "Jaquez"]) else {
+        return;
+    };
+    let report = run_json(&[
+        "propagate",
+        "--at",
+        &herd.addrs[0],
+        "--others",
+        &herd.addrs[1],
+        "--probes",
+        "5",
+        "--interval-ms",
+        "20",
+        "--load-target",
+        &herd.addrs[0],
+        "--load-connections",
+        "2",
+    ]);
+    assert_eq!(report["probes_complete"], 5, "{report}");
+    assert_eq!(report["pairs_ok"], 5, "{report}");
+    assert_eq!(errors(&report), 0, "{report}");
+    assert!(
+        report["all_servers_latency_us"]["max"].is_number(),
+        "{report}"
+    );
+    assert!(
+        report["load"]["requests_ok"].as_u64().unwrap_or(0) > 0,
+        "{report}"
+    );
+}
