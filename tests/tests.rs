@@ -7,6 +7,7 @@ mod herd;
 mod limits;
 mod mixed;
 mod places;
+mod properties;
 mod providers;
 mod standin;
 mod support;
