@@ -1,0 +1,61 @@
+//! The command line of herd-lab: `run` measures, `report` turns a run
+//! directory into report.md and SVG plots.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Benchmark lab of the herd: runs every build under herd-loadgen, samples
+/// the servers from /proc, and writes rows.jsonl, environment.json and a
+/// report with plots.
+#[derive(Parser)]
+#[command(name = "herd-lab", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+#[derive(Subcommand)]
+pub enum Commands {
+    /// Measure every build x scenario x point; then write the report.
+    Run(RunArgs),
+    /// Write DIR/report.md and DIR/*.svg from DIR/rows.jsonl.
+    Report {
+        /// A run directory (holds rows.jsonl and environment.json).
+        dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Fewer points, 1-2 s each (under 5 minutes on two cores).
+    #[arg(long)]
+    pub quick: bool,
+    /// Output directory [default: compare/runs/<UTC timestamp>[-quick]].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Builds to measure.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "blocking,tokio,asyncio,node"
+    )]
+    pub builds: Vec<String>,
+    /// Scenarios to run [default: all]: iamat_conns, iamat_herd,
+    /// whatsat_latency, idle_hoarders, memory, cpu (derived), threads_sweep,
+    /// propagation.
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
+    /// Pin the servers with `taskset -c LIST`.
+    #[arg(long)]
+    pub server_cpus: Option<String>,
+    /// Pin herd-loadgen (and the Places stand-in) with `taskset -c LIST`.
+    #[arg(long)]
+    pub loadgen_cpus: Option<String>,
+    /// The repository root [default: where this crate was built from].
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Do not run cargo / setup.sh / npm ci first.
+    #[arg(long)]
+    pub no_build: bool,
+}

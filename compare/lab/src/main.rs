@@ -1,0 +1,153 @@
+//! `herd-lab`: the herd's benchmark lab. This file wires the command line
+//! to the modules: `run` prepares the builds, runs every point with a
+//! progress bar, appends rows and writes the report; `report` re-reads a
+//! run directory.
+
+#![forbid(unsafe_code)]
+
+mod builds;
+mod cli;
+mod env;
+mod plots;
+mod procs;
+mod report;
+mod rows;
+mod sample;
+mod scenarios;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::builds::Paths;
+use crate::cli::{Cli, Commands, RunArgs};
+use crate::scenarios::{SCENARIOS, Settings};
+
+fn default_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    here.canonicalize().unwrap_or(here)
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    let root = args.root.clone().unwrap_or_else(default_root);
+    let paths = Paths::new(&root);
+    for b in &args.builds {
+        if !builds::BUILDS.contains(&b.as_str()) {
+            bail!("unknown build {b:?} (blocking, tokio, asyncio, node)");
+        }
+    }
+    let scenarios: Vec<String> = if args.scenarios.is_empty() {
+        SCENARIOS.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        args.scenarios.clone()
+    };
+    for s in &scenarios {
+        if !SCENARIOS.contains(&s.as_str()) {
+            bail!("unknown scenario {s:?} ({})", SCENARIOS.join(", "));
+        }
+    }
+    procs::install_signal_handler()?;
+    let nofile = procs::raise_nofile().ok();
+    let out = match &args.out {
+        Some(o) => o.clone(),
+        None => {
+            let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string()
+                .replace(':', "");
+            let suffix = if args.quick { "-quick" } else { "" };
+            root.join("compare/runs").join(format!("{stamp}{suffix}"))
+        }
+    };
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let rows_path = out.join("rows.jsonl");
+    if rows_path.exists() {
+        bail!("{} exists: pick a new --out", rows_path.display());
+    }
+    let begun = Instant::now();
+    let prepared = if args.no_build {
+        Vec::new()
+    } else {
+        builds::prepare(&paths, &args.builds)?
+    };
+    let pinning =
+        serde_json::json!({"server_cpus": args.server_cpus, "loadgen_cpus": args.loadgen_cpus});
+    let mut environment = env::capture(&paths, args.quick, &pinning, nofile);
+    environment["builds"] = serde_json::json!(args.builds);
+    environment["scenarios"] = serde_json::json!(scenarios);
+    environment["prepare_commands"] = serde_json::json!(prepared);
+    let env_path = out.join("environment.json");
+    std::fs::write(&env_path, serde_json::to_string_pretty(&environment)?)
+        .with_context(|| format!("cannot write {}", env_path.display()))?;
+
+    let scratch = std::env::temp_dir().join(format!("herd-lab-{}", std::process::id()));
+    let settings = Settings {
+        paths,
+        quick: args.quick,
+        server_cpus: args.server_cpus.clone(),
+        loadgen_cpus: args.loadgen_cpus.clone(),
+        scratch: scratch.clone(),
+    };
+    let points = scenarios::plan(&args.builds, &scenarios, args.quick);
+    let bar = ProgressBar::new(points.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let measured = Instant::now();
+    let mut failed = 0;
+    for (i, point) in points.iter().enumerate() {
+        procs::check_interrupted()?;
+        bar.set_message(point.title());
+        let row = scenarios::run_point(&settings, point, i);
+        if let Some(e) = &row.error {
+            failed += 1;
+            bar.println(format!(
+                "point {} failed: {}",
+                point.title(),
+                e.lines().next().unwrap_or("")
+            ));
+        }
+        rows::append(&rows_path, &row)?;
+        bar.inc(1);
+    }
+    bar.finish_with_message("done");
+    let _ = std::fs::remove_dir_all(&scratch);
+    procs::check_interrupted()?;
+    let mut env2 = environment;
+    env2["measure_seconds"] =
+        serde_json::json!((measured.elapsed().as_secs_f64() * 10.0).round() / 10.0);
+    env2["total_seconds"] =
+        serde_json::json!((begun.elapsed().as_secs_f64() * 10.0).round() / 10.0);
+    env2["points"] = serde_json::json!(points.len());
+    env2["points_failed"] = serde_json::json!(failed);
+    std::fs::write(&env_path, serde_json::to_string_pretty(&env2)?)?;
+    report::write(&out)?;
+    eprintln!(
+        "herd-lab: {} points ({} failed) in {:.0} s; report: {}",
+        points.len(),
+        failed,
+        begun.elapsed().as_secs_f64(),
+        out.join("report.md").display()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Commands::Run(args) => run(args),
+        Commands::Report { dir } => report::write(&dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herd-lab: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

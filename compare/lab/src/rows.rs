@@ -1,0 +1,204 @@
+//! The raw result of one measured point, one JSON object per line of
+//! `rows.jsonl`: what was run (build, scenario, parameters, the exact
+//! commands, timestamps), everything herd-loadgen printed, and what /proc
+//! said about each server. The report is computed from these rows only,
+//! so a run can be re-reported (or compared) later.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::sample::Window;
+
+/// Version of the row layout below.
+pub const SCHEMA: u32 = 1;
+
+/// One server process of a point (a node, an echo server, the stand-in).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServerSample {
+    pub name: String,
+    /// "node", "echo" or "standin".
+    pub role: String,
+    pub pid: u32,
+    /// Over the measured window (memory: the settled holding period).
+    pub window: Window,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Row {
+    pub schema: u32,
+    /// blocking, tokio, asyncio, node, echo_threads, echo_tokio.
+    pub build: String,
+    pub scenario: String,
+    /// A short label of the point, e.g. "connections=64".
+    pub point: String,
+    /// The point's parameters (connections, threads, latency_ms, ...).
+    pub params: Map<String, Value>,
+    /// The load generator's JSON object, as printed (run, hold or
+    /// propagate); null when the point failed before it.
+    pub loadgen: Value,
+    /// The servers' samples (nodes, echo server; the stand-in apart).
+    pub servers: Vec<ServerSample>,
+    /// CPU seconds of the measured servers (role node/echo) in the window.
+    pub cpu_seconds: Option<f64>,
+    /// cpu_seconds per 1,000 good answers, in milliseconds.
+    pub cpu_ms_per_1000_requests: Option<f64>,
+    /// Scenario figures computed by the lab (bounds, verdicts, ...).
+    pub derived: Map<String, Value>,
+    /// Every command started for the point, in order.
+    pub commands: Vec<String>,
+    /// `taskset` CPU lists used, if any.
+    pub pinning: Value,
+    pub started_at: String,
+    pub finished_at: String,
+    /// Seconds, on the sampler's clock, of the measured window.
+    pub window_s: Option<[f64; 2]>,
+    /// Why the point failed (then the figures may be missing).
+    pub error: Option<String>,
+}
+
+impl Row {
+    /// A number from the loadgen object by JSON pointer, e.g.
+    /// "/latency_us/p99".
+    pub fn lg(&self, pointer: &str) -> Option<f64> {
+        self.loadgen.pointer(pointer).and_then(Value::as_f64)
+    }
+
+    pub fn param(&self, key: &str) -> Option<f64> {
+        self.params.get(key).and_then(Value::as_f64)
+    }
+
+    pub fn derived_f(&self, key: &str) -> Option<f64> {
+        self.derived.get(key).and_then(Value::as_f64)
+    }
+
+    pub fn throughput(&self) -> Option<f64> {
+        self.lg("/throughput_rps")
+    }
+
+    pub fn p99_us(&self) -> Option<f64> {
+        self.lg("/latency_us/p99")
+    }
+
+    /// Peak RSS of the first node-role server, kB.
+    pub fn node_rss_kb(&self) -> Option<u64> {
+        self.servers
+            .iter()
+            .find(|s| s.role == "node" || s.role == "echo")
+            .and_then(|s| s.window.rss_kb_max)
+    }
+
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+pub fn append(path: &Path, row: &Row) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let line = serde_json::to_string(row)?;
+    writeln!(f, "{line}").with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+pub fn read(path: &Path) -> Result<Vec<Row>> {
+    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: Row = serde_json::from_str(&line)
+            .with_context(|| format!("{} line {}: not a row", path.display(), i + 1))?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// UTC now as RFC 3339 with milliseconds.
+pub fn now_utc() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row() -> Row {
+        let mut params = Map::new();
+        params.insert("connections".into(), json!(64));
+        Row {
+            schema: SCHEMA,
+            build: "blocking".into(),
+            scenario: "iamat_conns".into(),
+            point: "connections=64".into(),
+            params,
+            loadgen: json!({"throughput_rps": 1234.5, "latency_us": {"p99": 800}, "requests_ok": 2469}),
+            servers: vec![ServerSample {
+                name: "Clark".into(),
+                role: "node".into(),
+                pid: 42,
+                window: Window {
+                    cpu_seconds: Some(0.5),
+                    rss_kb_max: Some(30_000),
+                    ..Window::default()
+                },
+            }],
+            cpu_seconds: Some(0.5),
+            cpu_ms_per_1000_requests: Some(202.5),
+            derived: Map::new(),
+            commands: vec!["target/release/herd node Clark".into()],
+            pinning: Value::Null,
+            started_at: now_utc(),
+            finished_at: now_utc(),
+            window_s: Some([1.0, 3.0]),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_through_jsonl_with_every_field() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("rows.jsonl");
+        let r = row();
+        append(&path, &r).expect("append");
+        append(&path, &r).expect("append");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.lines().count(), 2);
+        let v: Value = serde_json::from_str(text.lines().next().expect("line")).expect("json");
+        for key in [
+            "schema",
+            "build",
+            "scenario",
+            "point",
+            "params",
+            "loadgen",
+            "servers",
+            "cpu_seconds",
+            "cpu_ms_per_1000_requests",
+            "derived",
+            "commands",
+            "pinning",
+            "started_at",
+            "finished_at",
+            "window_s",
+            "error",
+        ] {
+            assert!(v.get(key).is_some(), "row lacks {key}");
+        }
+        assert!(v["started_at"].as_str().is_some_and(|s| s.ends_with('Z')));
+        let back = read(&path).expect("read rows");
+        assert_eq!(back, vec![r.clone(), r]);
+        assert_eq!(back[0].throughput(), Some(1234.5));
+        assert_eq!(back[0].p99_us(), Some(800.0));
+        assert_eq!(back[0].node_rss_kb(), Some(30_000));
+    }
+}
