@@ -12,7 +12,7 @@ use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use threadpool::ThreadPool;
 
@@ -59,7 +59,8 @@ fn admit(state: &Arc<NodeState>, pool: &ThreadPool, stream: TcpStream) {
     let _ = stream.set_write_timeout(Some(limits.write_timeout));
     let socket_id = state.sockets.register(&stream);
     let state = Arc::clone(state);
-    pool.execute(move || connection::serve(state, stream, addr, socket_id));
+    let accepted = Instant::now();
+    pool.execute(move || connection::serve(state, stream, addr, socket_id, accepted));
 }
 
 fn is_resource_shortage(e: &io::Error) -> bool {

@@ -40,13 +40,22 @@ impl Drop for Slot<'_> {
 }
 
 /// Serves one client until it closes, idles out, breaks or the node stops.
-pub fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr, socket_id: u64) {
+/// `accepted` is when the accept loop took the connection: its idle clock
+/// starts then, not when this worker took it from the queue.
+pub fn serve(
+    state: Arc<NodeState>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    socket_id: u64,
+    accepted: Instant,
+) {
     let slot = Slot {
         state: &state,
         socket_id,
     };
     let limits = state.limits();
     let mut reader = LineReader::new(stream, limits.max_line_bytes, Some(limits.idle_timeout));
+    reader.start_idle_clock(accepted);
     let mut out = Vec::with_capacity(4096);
     let mut log = LogBatch::new();
     let mut first = true;

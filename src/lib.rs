@@ -31,6 +31,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod connection;
+pub mod fd_limit;
 pub mod flood;
 pub mod framing;
 pub mod line_reader;

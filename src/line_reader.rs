@@ -43,7 +43,15 @@ pub struct LineReader<R> {
     deadline: Option<Instant>,
     /// The read timeout last set on `inner`, to skip redundant syscalls.
     timeout_set: Option<Duration>,
+    /// The deadline has passed and the last look at what already arrived
+    /// (see [`LATE_LOOK`]) has been taken.
+    late_look_done: bool,
 }
+
+/// Past the idle deadline, one read this long is still made before the
+/// client counts as idle: a client that waited in the pool's queue may
+/// have sent its line meanwhile, and must not be closed unheard.
+const LATE_LOOK: Duration = Duration::from_millis(1);
 
 impl<R: TimedRead> LineReader<R> {
     /// `max_line`: longest line in bytes, ending excluded. `idle`: how long a
@@ -55,13 +63,24 @@ impl<R: TimedRead> LineReader<R> {
             idle,
             deadline: None,
             timeout_set: None,
+            late_look_done: false,
         }
+    }
+
+    /// Starts the idle clock of the first line at `accepted`, when the
+    /// connection was accepted rather than when a worker took it: time
+    /// spent queued for a worker counts, so idle clients queued behind
+    /// other idle clients leave within one idle timeout of arriving.
+    pub fn start_idle_clock(&mut self, accepted: Instant) {
+        self.deadline = self.idle.map(|idle| accepted + idle);
+        self.late_look_done = false;
     }
 
     /// Changes the idle timeout (a client link that becomes a peer link).
     pub fn set_idle(&mut self, idle: Option<Duration>) {
         self.idle = idle;
         self.deadline = None;
+        self.late_look_done = false;
     }
 
     pub fn get_ref(&self) -> &R {
@@ -81,6 +100,7 @@ impl<R: TimedRead> LineReader<R> {
             let found = self.framer.next_found();
             if found != Found::NeedMore {
                 self.deadline = None;
+                self.late_look_done = false;
                 return Ok(self.framer.event(found).unwrap_or(Event::Eof));
             }
             if !self.fill()? {
@@ -99,6 +119,10 @@ impl<R: TimedRead> LineReader<R> {
                     let deadline = *self.deadline.get_or_insert(now + idle);
                     match deadline.checked_duration_since(now) {
                         Some(left) if !left.is_zero() => Some(left),
+                        _ if !self.late_look_done => {
+                            self.late_look_done = true;
+                            Some(LATE_LOOK)
+                        }
                         _ => return Ok(false),
                     }
                 }

@@ -112,6 +112,58 @@ fn above_the_pool_size_the_idle_timeout_bounds_the_wait() {
 }
 
 #[test]
+fn idle_clients_queued_behind_idle_clients_leave_within_one_idle_timeout() {
+    // Four hoarders on a pool of two: two hold the workers, two wait in the
+    // queue. Their idle clocks all start at accept, so all four are gone
+    // after one idle timeout, not after two rounds of it.
+    let herd = TestHerd::single("[limits]\nthreads = 2\nidle_timeout_ms = 1000\n");
+    let started = Instant::now();
+    let _idle: Vec<TcpStream> = (0..4).map(|_| idle_client(&herd)).collect();
+    assert!(eventually(DEADLINE, || herd
+        .node("Clark")
+        .state()
+        .sockets
+        .len()
+        == 4));
+    let answer = herd.ask("Clark", &iamat_line("behind-hoarders.example"));
+    let waited = started.elapsed();
+    assert!(answer.starts_with("AT Clark "), "{answer:?}");
+    // Two rounds would take at least 2 s; one takes 1 s and a little.
+    assert!(
+        waited < Duration::from_millis(1900),
+        "served after {waited:?}"
+    );
+}
+
+#[test]
+fn a_queued_client_that_sent_its_line_is_answered_even_past_its_idle_time() {
+    // One worker, held by a hoarder until its idle timeout; meanwhile a
+    // client sends its line and waits in the queue past its own idle time.
+    let herd = TestHerd::single("[limits]\nthreads = 1\nidle_timeout_ms = 300\n");
+    let _hoarder = idle_client(&herd);
+    assert!(eventually(DEADLINE, || herd
+        .node("Clark")
+        .state()
+        .sockets
+        .len()
+        == 1));
+    let mut client = TcpStream::connect(herd.addr("Clark")).expect("connect");
+    client.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    client
+        .write_all(format!("{}\n", iamat_line("queued.example")).as_bytes())
+        .expect("send");
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\n") {
+        match client.read(&mut byte) {
+            Ok(1) => answer.push(byte[0]),
+            other => panic!("closed without an answer: {other:?}, got {answer:?}"),
+        }
+    }
+    assert!(answer.starts_with(b"AT Clark "), "{answer:?}");
+}
+
+#[test]
 fn over_the_connection_limit_a_new_connection_is_closed_at_once() {
     let herd = TestHerd::single("[limits]\nthreads = 2\nmax_clients = 2\n");
     let first = idle_client(&herd);
