@@ -8,6 +8,7 @@
 mod builds;
 mod cli;
 mod env;
+mod log_propagation;
 mod plots;
 mod procs;
 mod report;

@@ -672,11 +672,19 @@ fn measure(
             let t0 = sampler.now();
             commands.push(spec.line());
             let p = Proc::spawn(&spec, &s.paths.root, false)?;
+            let prefix = format!("lgp{}-", p.pid());
             let (status, out) = p.wait_output(long)?;
             if !status.success() {
                 bail!("herd-loadgen propagate exited {status}");
             }
-            ((t0, sampler.now()), parse_json(&out)?)
+            let t1 = sampler.now();
+            // The nodes' log writers flush within a few ms of a line.
+            thread::sleep(Duration::from_millis(100));
+            if let Some(from_logs) = crate::log_propagation::measure(&dir.join("logs"), &prefix) {
+                row.derived
+                    .insert("server_log_propagation".into(), from_logs);
+            }
+            ((t0, t1), parse_json(&out)?)
         }
         other => bail!("scenario {other:?} has no points of its own"),
     };
