@@ -14,7 +14,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select};
 
@@ -32,6 +32,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Queued updates written in one go before the socket is flushed.
 const BATCH: usize = 1024;
+
+/// A link counts as busy when its last batch left less than this ago.
+const BUSY: Duration = Duration::from_millis(5);
+
+/// On a busy link the sender waits this long after an update wakes it, so
+/// that the updates arriving meanwhile leave in the same write. Every batch
+/// costs a wake-up of this thread and of the neighbour's reader, and on a
+/// busy herd those context switches were most of the CPU (the lab's
+/// `iamat_herd`); an idle link sends at once.
+const GATHER: Duration = Duration::from_micros(1000);
 
 /// The sending side of every neighbour's queue; lives in the node's state.
 #[derive(Debug)]
@@ -198,6 +208,7 @@ fn serve_link(state: &NodeState, plan: &LinkPlan, stream: &TcpStream, addr: Sock
     {
         return e.to_string();
     }
+    let mut last_batch = Instant::now();
     loop {
         if plan.resync.load(Ordering::Acquire)
             && let Err(e) = link.catch_up(state, plan)
@@ -207,9 +218,13 @@ fn serve_link(state: &NodeState, plan: &LinkPlan, stream: &TcpStream, addr: Sock
         select! {
             recv(plan.updates) -> update => {
                 let Ok(first) = update else { return "node stopping".into() };
+                if last_batch.elapsed() < BUSY {
+                    std::thread::sleep(GATHER);
+                }
                 if let Err(e) = link.send_batch(state, first, &plan.updates) {
                     return e.to_string();
                 }
+                last_batch = Instant::now();
             }
             recv(state.shutdown.signal()) -> _ => return "node stopping".into(),
             default(LIVENESS_CHECK) => {

@@ -183,20 +183,30 @@ impl LogBatch {
 /// every other byte as `\xNN`. Cut at [`MAX_LOGGED_BYTES`].
 fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) {
     let shown = &bytes[..bytes.len().min(MAX_LOGGED_BYTES)];
-    for &b in shown {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x20..=0x7e => out.push(b),
-            _ => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
+    let needs_escape = |b: &u8| !(0x20..=0x7e).contains(b) || *b == b'\\';
+    let mut rest = shown;
+    // Runs of plain bytes are copied whole; only the others are escaped.
+    while let Some(at) = rest.iter().position(needs_escape) {
+        out.extend_from_slice(&rest[..at]);
+        escape_byte(out, rest[at]);
+        rest = &rest[at + 1..];
     }
+    out.extend_from_slice(rest);
     if bytes.len() > shown.len() {
         let _ = write!(out, "... (+{} bytes)", bytes.len() - shown.len());
+    }
+}
+
+fn escape_byte(out: &mut Vec<u8>, b: u8) {
+    match b {
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x20..=0x7e => out.push(b),
+        _ => {
+            let _ = write!(out, "\\x{b:02x}");
+        }
     }
 }
 
