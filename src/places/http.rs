@@ -20,6 +20,10 @@ use ureq::http::Response;
 /// about 20 KiB.
 pub const BODY_LIMIT: u64 = 4 * 1024 * 1024;
 
+/// Idle connections the agent keeps for reuse: one per pool worker, up to
+/// this many.
+const IDLE_CONNECTIONS: usize = 1024;
+
 /// An API key; its `Debug` never shows it.
 pub(super) struct ApiKey(pub(super) String);
 
@@ -40,6 +44,12 @@ pub(super) fn agent(timeout: Duration) -> ureq::Agent {
         // A redirect would carry the key to another address: a 3xx is
         // reported as the HTTP status it is.
         .max_redirects(0)
+        // ureq keeps 3 idle connections per host by default: with more pool
+        // workers than that asking at once, every call past the third opened
+        // and closed a connection of its own (the lab's WHATSAT figures).
+        // Keep one per worker, up to the largest pool.
+        .max_idle_connections(IDLE_CONNECTIONS)
+        .max_idle_connections_per_host(IDLE_CONNECTIONS)
         .build();
     ureq::Agent::new_with_config(config)
 }

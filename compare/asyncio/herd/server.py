@@ -54,8 +54,14 @@ class Node:
 
     async def start(self, sock: socket.socket) -> None:
         """Serves on an already bound and listening socket."""
+        # start_server listens again with its own backlog (100 by default),
+        # which drops SYNs of a burst of connections: 1024, as tokio and
+        # Node listen with.
         self.server = await asyncio.start_server(
-            self._on_client, sock=sock, limit=2 * self.limits.max_line_bytes + 1024
+            self._on_client,
+            sock=sock,
+            limit=2 * self.limits.max_line_bytes + 1024,
+            backlog=1024,
         )
         self.addr = sock.getsockname()
         self.log.notice(

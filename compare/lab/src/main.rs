@@ -135,6 +135,14 @@ fn run(args: RunArgs) -> Result<()> {
         begun.elapsed().as_secs_f64(),
         out.join("report.md").display()
     );
+    // The report is written either way; the exit status says whether every
+    // point was measured (CI's smoke run relies on it).
+    if failed > 0 {
+        bail!(
+            "{failed} of {} points failed (see rows.jsonl)",
+            points.len()
+        );
+    }
     Ok(())
 }
 

@@ -228,7 +228,7 @@ fn environment(md: &mut String, env: &Value, all: &[Row]) {
             "none (servers and load generator share every core)".into()
         } else {
             format!(
-                "servers: {}, load generator: {}",
+                "servers: {} (the herd scenarios' five servers: any), load generator: {}",
                 sc.unwrap_or("any"),
                 lc.unwrap_or("any")
             )

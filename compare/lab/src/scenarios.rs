@@ -341,7 +341,9 @@ fn start_nodes(
                     &log_dir,
                     threads,
                     extra,
-                    s.server_cpus(),
+                    // A herd of five on one CPU measures the scheduler, not
+                    // the herd: herd scenarios leave their servers unpinned.
+                    if herd { None } else { s.server_cpus() },
                 )?;
                 cmds.push(spec.line());
                 procs_now.push(Proc::spawn(&spec, &s.paths.root, false)?);
@@ -470,7 +472,16 @@ fn measure(
     let build = point.build.as_str();
     let sc = point.scenario;
     let blocking_threads = point.u("threads") as u32;
-    let threads = builds::threads_for(build, blocking_threads.max(1), s.server_cpus());
+    let herd = matches!(sc, "iamat_herd" | "propagation");
+    let server_cpus = if herd { None } else { s.server_cpus() };
+    if herd && s.server_cpus().is_some() {
+        row.pinning = json!({
+            "server_cpus": null,
+            "loadgen_cpus": s.loadgen_cpus,
+            "note": "herd scenarios run their five servers unpinned",
+        });
+    }
+    let threads = builds::threads_for(build, blocking_threads.max(1), server_cpus);
     row.params
         .insert("server_threads_flag".into(), json!(threads));
     row.params.insert("max_clients".into(), json!(MAX_CLIENTS));
@@ -489,7 +500,6 @@ fn measure(
         "memory" => extra.extend(["--idle-timeout-ms".to_owned(), "3600000".to_owned()]),
         _ => {}
     }
-    let herd = matches!(sc, "iamat_herd" | "propagation");
     if build.starts_with("echo_") {
         start_echo(s, build, started, &mut commands)?;
     } else {

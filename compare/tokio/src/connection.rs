@@ -62,10 +62,14 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
     let mut out = Vec::with_capacity(4096);
     let mut log = LogBatch::new();
     let mut first = true;
+    // One stop future for the connection's life: made (and registered with
+    // the token) once, not once per line.
+    let stop = state.stop.cancelled();
+    tokio::pin!(stop);
     let ending = loop {
         let event = tokio::select! {
             event = reader.next_line() => event,
-            () = state.stop.cancelled() => break Ending::Closed,
+            () = &mut stop => break Ending::Closed,
         };
         let outcome = match event {
             Ok(Event::Line(line)) => {

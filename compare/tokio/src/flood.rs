@@ -181,6 +181,8 @@ async fn serve_link(
     }
     // The acceptor never writes on a link: readable means it closed.
     let mut scratch = [0u8; 256];
+    let stop = state.stop.cancelled();
+    tokio::pin!(stop);
     loop {
         if plan.resync.load(Ordering::Acquire)
             && let Err(e) = link.catch_up(state, plan).await
@@ -199,7 +201,7 @@ async fn serve_link(
                     return e.to_string();
                 }
             }
-            () = state.stop.cancelled() => return "node stopping".into(),
+            () = &mut stop => return "node stopping".into(),
             read = read.read(&mut scratch) => match read {
                 Ok(0) | Err(_) => return "closed by the neighbour".into(),
                 Ok(_) => {} // stray bytes are ignored

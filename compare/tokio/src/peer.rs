@@ -102,10 +102,12 @@ async fn serve(
     let garbage_limit = state.limits().peer_garbage_lines;
     let mut garbage = 0;
     let mut log = LogBatch::new();
+    let closed_here = cancel.cancelled();
+    tokio::pin!(closed_here);
     let why = loop {
         let event = tokio::select! {
             event = reader.next_line() => event,
-            () = cancel.cancelled() => break "closed here".to_owned(),
+            () = &mut closed_here => break "closed here".to_owned(),
         };
         let why = match event {
             Ok(Event::Line(line)) => {
