@@ -58,8 +58,15 @@ impl Settings {
     fn hoard_s(&self) -> f64 {
         if self.quick { 5.0 } else { 7.0 }
     }
-    fn probes(&self) -> usize {
-        if self.quick { 10 } else { 40 }
+    /// Probes per propagation point: on an idle herd enough for a p99
+    /// that is not just the slowest probe; under load fewer, since each
+    /// may wait up to the probe timeout.
+    fn probes(&self, loaded: bool) -> usize {
+        match (self.quick, loaded) {
+            (true, _) => 10,
+            (false, false) => 200,
+            (false, true) => 40,
+        }
     }
     /// Longest wait for one probe: an overloaded herd's backlog would
     /// otherwise make a point last probes x 5 s.
@@ -657,7 +664,7 @@ fn measure(
         }
         "propagation" => {
             let load = point.u("load_connections");
-            let probes = s.probes();
+            let probes = s.probes(load > 0);
             row.params.insert("probes".into(), json!(probes));
             row.params
                 .insert("probe_timeout_ms".into(), json!(s.probe_timeout_ms()));
@@ -683,7 +690,9 @@ fn measure(
             commands.push(spec.line());
             let p = Proc::spawn(&spec, &s.paths.root, false)?;
             let prefix = format!("lgp{}-", p.pid());
-            let (status, out) = p.wait_output(long)?;
+            // Every probe may wait its whole timeout on an overloaded herd.
+            let worst = Duration::from_millis(probes as u64 * (s.probe_timeout_ms() + 50));
+            let (status, out) = p.wait_output(long + worst)?;
             if !status.success() {
                 bail!("herd-loadgen propagate exited {status}");
             }
