@@ -29,7 +29,16 @@ pub async fn connection(ctx: Arc<RunCtx>, index: usize) -> Stats {
             Err(failure) => Err(failure),
         };
         let recording = sent >= ctx.measure_start;
-        run::book(&mut stats, recording, &request, sent.elapsed(), &outcome);
+        let answered = Instant::now();
+        let in_window = ctx.in_window(answered);
+        run::book(
+            &mut stats,
+            recording,
+            in_window,
+            &request,
+            answered - sent,
+            &outcome,
+        );
         run::after_failure(&outcome).await;
     }
     stats

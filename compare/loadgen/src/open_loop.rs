@@ -60,7 +60,15 @@ pub async fn connection(ctx: Arc<RunCtx>, index: usize) -> Stats {
             let done = Instant::now();
             // Free at the due time: only the generator made it late.
             let from = if free_since <= due { sent } else { due };
-            run::book(&mut stats, recording, &request, done - from, &outcome);
+            let in_window = ctx.in_window(done);
+            run::book(
+                &mut stats,
+                recording,
+                in_window,
+                &request,
+                done - from,
+                &outcome,
+            );
             if recording {
                 stats.record_send_lag(sent - due);
             }

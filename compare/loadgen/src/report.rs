@@ -49,6 +49,13 @@ pub struct Stats {
     pending_latency: Vec<Duration>,
     pending_lag: Vec<Duration>,
     pub ok: u64,
+    /// Good answers that arrived inside the measured window, whenever their
+    /// request was sent: what throughput is computed from. (`ok` counts
+    /// requests sent inside the window, whose latencies are recorded; with
+    /// more connections than a server serves at once, answers to requests
+    /// starved until the load stops arrive after the window, and counting
+    /// them would overstate throughput.)
+    pub answered_in_window: u64,
     pub errors: BTreeMap<String, u64>,
     pub examples: Vec<Value>,
     /// Errors during warmup: not in `errors`, reported apart.
@@ -75,6 +82,7 @@ impl Stats {
             pending_latency: Vec::new(),
             pending_lag: Vec::new(),
             ok: 0,
+            answered_in_window: 0,
             errors: BTreeMap::new(),
             examples: Vec::new(),
             warmup_errors: 0,
@@ -135,6 +143,7 @@ impl Stats {
             let _ = ours.send_lag.add(&theirs.send_lag);
         }
         self.ok += other.ok;
+        self.answered_in_window += other.answered_in_window;
         for (kind, n) in std::mem::take(&mut other.errors) {
             *self.errors.entry(kind).or_default() += n;
         }
