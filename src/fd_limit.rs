@@ -25,6 +25,21 @@ pub fn raise_to(wanted: u64) -> Result<u64, String> {
     Ok(target)
 }
 
+/// Raises the limit for a node of `max_clients` clients holding
+/// `per_client` descriptors each; logs a warning (once, at start-up) if the
+/// system allows fewer than that needs.
+pub fn raise_for(max_clients: usize, per_client: u64, neighbours: usize) {
+    let wanted = needed(max_clients, per_client, neighbours);
+    match raise_to(wanted) {
+        Ok(now) if now < wanted => log::warn!(
+            "the open-files limit is {now}; {max_clients} clients need about {wanted}: \
+             raise the hard limit (ulimit -Hn) or lower max_clients"
+        ),
+        Ok(_) => {}
+        Err(e) => log::warn!("{e}"),
+    }
+}
+
 /// Descriptors a node needs for `max_clients` clients at `per_client`
 /// descriptors each, plus its listener, links, log and a margin.
 pub fn needed(max_clients: usize, per_client: u64, neighbours: usize) -> u64 {

@@ -197,13 +197,13 @@ fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// One byte that `escape_into` does not copy as it is.
 fn escape_byte(out: &mut Vec<u8>, b: u8) {
     match b {
         b'\\' => out.extend_from_slice(b"\\\\"),
         b'\n' => out.extend_from_slice(b"\\n"),
         b'\r' => out.extend_from_slice(b"\\r"),
         b'\t' => out.extend_from_slice(b"\\t"),
-        0x20..=0x7e => out.push(b),
         _ => {
             let _ = write!(out, "\\x{b:02x}");
         }

@@ -167,7 +167,8 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     let overrides = args.overrides();
     let config = load_config(args.common.config.as_deref(), &overrides)?;
     let me = config.server(&args.name).map_err(config_error)?;
-    raise_fd_limit(&config, me.peers.len());
+    // Two descriptors per client (see `fd_limit.rs`).
+    herd::fd_limit::raise_for(config.limits.max_clients, 2, me.peers.len());
     let api_key = std::env::var("PLACES_API_KEY").ok();
     let places = places::from_config(&config.places, api_key).map_err(config_error)?;
     // Catch SIGINT/SIGTERM before the port opens: from the moment a client
@@ -201,21 +202,6 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
         report.panics
     );
     Ok(())
-}
-
-/// Two descriptors per client (see `fd_limit.rs`); warns if the system
-/// allows fewer than the limits need.
-fn raise_fd_limit(config: &Config, neighbours: usize) {
-    let wanted = herd::fd_limit::needed(config.limits.max_clients, 2, neighbours);
-    match herd::fd_limit::raise_to(wanted) {
-        Ok(now) if now < wanted => log::warn!(
-            "the open-files limit is {now}; {} clients need about {wanted}: \
-             raise the hard limit (ulimit -Hn) or lower max_clients",
-            config.limits.max_clients
-        ),
-        Ok(_) => {}
-        Err(e) => log::warn!("{e}"),
-    }
 }
 
 /// Takes over SIGINT and SIGTERM; they wait in the returned handle until

@@ -65,15 +65,7 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     .map_err(config_error)?;
     let me = config.server(&args.name).map_err(config_error)?.clone();
     // One descriptor per client here (no wake-up handles are kept).
-    let wanted = herd::fd_limit::needed(config.limits.max_clients, 1, me.peers.len());
-    match herd::fd_limit::raise_to(wanted) {
-        Ok(now) if now < wanted => log::warn!(
-            "the open-files limit is {now}; {} clients need about {wanted}",
-            config.limits.max_clients
-        ),
-        Ok(_) => {}
-        Err(e) => log::warn!("{e}"),
-    }
+    herd::fd_limit::raise_for(config.limits.max_clients, 1, me.peers.len());
     let workers = config.limits.threads.max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
