@@ -22,6 +22,10 @@ pub struct Config {
     /// Every server of the herd, in file order.
     pub servers: Vec<ServerConfig>,
     pub limits: Limits,
+    /// The environment variable holding the herd's shared secret
+    /// (`[herd] secret_env`); `None`: links open with a bare `PEER` line.
+    /// Only the variable's name is kept here, never its value.
+    pub secret_env: Option<String>,
 }
 
 /// One server: its name, address and (symmetric) neighbours.
@@ -85,6 +89,9 @@ pub struct Limits {
     /// Updates queued per neighbour. On overflow updates are dropped and the
     /// link is resynchronised with a catch-up dump.
     pub peer_queue: usize,
+    /// With a herd secret, each line of the peer-link handshake must arrive
+    /// within this long, or the link attempt is dropped.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -99,6 +106,7 @@ impl Default for Limits {
             reconnect_max: Duration::from_secs(2),
             peer_garbage_lines: 10,
             peer_queue: 10_000,
+            handshake_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -115,6 +123,7 @@ pub struct Overrides {
     pub reconnect_max_ms: Option<u64>,
     pub peer_garbage_lines: Option<u32>,
     pub peer_queue: Option<usize>,
+    pub handshake_timeout_ms: Option<u64>,
     pub places_timeout_ms: Option<u64>,
 }
 
@@ -182,6 +191,7 @@ struct RawLimits {
     reconnect_max_ms: Option<u64>,
     peer_garbage_lines: Option<u32>,
     peer_queue: Option<usize>,
+    handshake_timeout_ms: Option<u64>,
 }
 
 impl Config {
@@ -203,11 +213,14 @@ impl Config {
     /// Parses and validates TOML text.
     pub fn parse(text: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
-        if raw.herd.secret_env.is_some() {
-            return Err(error(
-                "[herd] secret_env: authenticated peer links (PROTOCOL §7) are not built yet",
-            ));
-        }
+        let secret_env = match raw.herd.secret_env {
+            Some(var) if var.is_empty() || var.contains(['=', '\0']) => {
+                return Err(error(format!(
+                    "[herd] secret_env {var:?} is not an environment variable name"
+                )));
+            }
+            other => other,
+        };
         let places = places_config(&raw.places, overrides)?;
         let limits = limits(&raw.limits, overrides)?;
         let servers = servers(raw.server)?;
@@ -215,6 +228,7 @@ impl Config {
             places,
             servers,
             limits,
+            secret_env,
         })
     }
 
@@ -296,6 +310,11 @@ fn limits(raw: &RawLimits, o: &Overrides) -> Result<Limits, ConfigError> {
             .or(raw.peer_garbage_lines)
             .unwrap_or(d.peer_garbage_lines),
         peer_queue: o.peer_queue.or(raw.peer_queue).unwrap_or(d.peer_queue),
+        handshake_timeout: ms(
+            o.handshake_timeout_ms,
+            raw.handshake_timeout_ms,
+            d.handshake_timeout,
+        ),
     };
     let positive = [
         ("threads", limits.threads as u128),
@@ -306,6 +325,7 @@ fn limits(raw: &RawLimits, o: &Overrides) -> Result<Limits, ConfigError> {
         ("reconnect_min_ms", limits.reconnect_min.as_millis()),
         ("peer_garbage_lines", u128::from(limits.peer_garbage_lines)),
         ("peer_queue", limits.peer_queue as u128),
+        ("handshake_timeout_ms", limits.handshake_timeout.as_millis()),
     ];
     if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
         return Err(error(format!("[limits] {name} must be more than 0")));
@@ -506,8 +526,12 @@ mod tests {
             ),
             (format!("{TWO}[limits]\nthread = 4\n"), "unknown field"),
             (
-                format!("{TWO}[herd]\nsecret_env = \"S\"\n"),
-                "not built yet",
+                format!("{TWO}[herd]\nsecret_env = \"\"\n"),
+                "not an environment variable name",
+            ),
+            (
+                format!("{TWO}[limits]\nhandshake_timeout_ms = 0\n"),
+                "handshake_timeout_ms must be more than 0",
             ),
             ("[[server]]\nname = 3\n".to_string(), "line 2"),
             (String::new(), "no [[server]]"),

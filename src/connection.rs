@@ -5,7 +5,9 @@
 //! answers back in order: answers to pipelined lines are gathered and
 //! written together once no further complete line is buffered, so each
 //! answer (a whole WHATSAT answer included) leaves in one write. A valid
-//! `PEER` first line moves the socket to `peer.rs` and frees the worker.
+//! `PEER` first line moves the socket to `peer.rs` and frees the worker;
+//! in a herd with a secret, `peer_handshake.rs` checks the neighbour's proof
+//! first.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as Both, SocketAddr, TcpStream};
@@ -18,6 +20,8 @@ use crate::line_reader::{Event, LineReader};
 use crate::logfile::LogBatch;
 use crate::node::NodeState;
 use crate::peer;
+use crate::peer_auth::Challenge;
+use crate::peer_handshake;
 
 /// After refusing a line as too long, the rest of what the client sent is
 /// read and dropped for up to this long before closing, so that the close
@@ -101,9 +105,27 @@ pub fn serve(
             }
             Outcome::Close => break Ending::Refused,
             Outcome::BecomePeer(name) => break Ending::Peer(name),
+            Outcome::Challenge(challenge) => break Ending::Challenge(challenge),
+            Outcome::RefusePeer(why) => {
+                log.notice(format_args!("link from {addr} refused: {why}"));
+                break Ending::Refused;
+            }
         }
     };
     let _ = write_out(reader.get_ref(), &mut out);
+    let ending = match ending {
+        Ending::Challenge(challenge) => {
+            let name = challenge.opener().to_owned();
+            match peer_handshake::answer(&state, &mut reader, &challenge, addr, &mut log) {
+                Ok(()) => Ending::Peer(name),
+                Err(why) => {
+                    log.notice(format_args!("link from {name} ({addr}) refused: {why}"));
+                    Ending::Refused
+                }
+            }
+        }
+        other => other,
+    };
     state.log.submit(log);
     match ending {
         Ending::Peer(name) => {
@@ -113,7 +135,7 @@ pub fn serve(
             peer::accept(&state, name, reader, addr);
         }
         Ending::Refused => linger_close(reader.get_ref()),
-        Ending::Closed | Ending::Broken => {}
+        Ending::Closed | Ending::Broken | Ending::Challenge(_) => {}
     }
 }
 
@@ -122,6 +144,8 @@ enum Ending {
     Broken,
     Refused,
     Peer(String),
+    /// A neighbour's hello in a herd with a secret: the handshake is next.
+    Challenge(Challenge),
 }
 
 fn write_out(stream: &TcpStream, out: &mut Vec<u8>) -> io::Result<()> {

@@ -4,7 +4,8 @@
 //! record that changed the cache; it is put on every other neighbour's
 //! bounded queue with `try_send`, so a worker never waits on a slow or dead
 //! neighbour. Each sender thread owns one persistent TCP link: it connects
-//! (retrying with backoff while the neighbour is down), says `PEER <name>`,
+//! (retrying with backoff while the neighbour is down), says `PEER <name>`
+//! (or, in a herd with a secret, proves itself with `peer_handshake.rs`),
 //! sends a catch-up dump of the whole cache, then writes queued AT lines as
 //! they come. A full queue drops the update and marks the link for a new
 //! catch-up dump, which carries everything the dropped updates did.
@@ -21,6 +22,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select};
 use crate::cache::AtRecord;
 use crate::logfile::LogBatch;
 use crate::node::NodeState;
+use crate::peer_handshake;
 
 /// How often an idle link checks that the neighbour has not closed it. The
 /// acceptor never writes on a link, so a readable socket means it closed;
@@ -151,17 +153,25 @@ fn keep_link(state: &NodeState, plan: &LinkPlan) {
     let mut reported_down = false;
     while !state.shutdown.is_triggered() {
         match connect(&plan.addr) {
-            Ok((stream, addr)) => {
-                backoff = limits.reconnect_min;
-                reported_down = false;
-                state
-                    .log
-                    .notice(format_args!("link to {} ({addr}) up", plan.name));
-                let why = serve_link(state, plan, &stream, addr);
-                state
-                    .log
-                    .notice(format_args!("link to {} ({addr}) down: {why}", plan.name));
-            }
+            Ok((stream, addr)) => match open_link(state, plan, &stream, addr) {
+                Ok(link) => {
+                    backoff = limits.reconnect_min;
+                    reported_down = false;
+                    state
+                        .log
+                        .notice(format_args!("link to {} ({addr}) up", plan.name));
+                    let why = serve_link(state, plan, link, &stream);
+                    state
+                        .log
+                        .notice(format_args!("link to {} ({addr}) down: {why}", plan.name));
+                }
+                // Refused (a wrong secret, say): retried with backoff like
+                // a neighbour that is down, and logged every time.
+                Err(why) => state.log.notice(format_args!(
+                    "link to {} ({addr}) refused: {why}",
+                    plan.name
+                )),
+            },
             Err(e) if !reported_down => {
                 reported_down = true;
                 state.log.notice(format_args!(
@@ -190,22 +200,45 @@ fn connect(addr: &str) -> io::Result<(TcpStream, SocketAddr)> {
     Err(last_error)
 }
 
-/// Runs one open link until it fails or the node stops; returns why it ended.
-fn serve_link(state: &NodeState, plan: &LinkPlan, stream: &TcpStream, addr: SocketAddr) -> String {
+/// Says hello on a fresh connection: a bare `PEER <name>`, or the
+/// handshake where the herd has a secret. `Err` says why it failed.
+fn open_link<'a>(
+    state: &NodeState,
+    plan: &LinkPlan,
+    stream: &'a TcpStream,
+    addr: SocketAddr,
+) -> Result<Link<'a>, String> {
     let _ = stream.set_nodelay(true);
-    if let Err(e) = stream.set_write_timeout(Some(state.limits().write_timeout)) {
-        return e.to_string();
-    }
+    stream
+        .set_write_timeout(Some(state.limits().write_timeout))
+        .map_err(|e| e.to_string())?;
     let mut link = Link {
         out: BufWriter::with_capacity(64 * 1024, stream),
         addr,
         log: LogBatch::new(),
     };
-    let hello = format!("PEER {}", state.name());
-    if let Err(e) = link
-        .send_line(&hello)
-        .and_then(|()| link.catch_up(state, plan))
-    {
+    let said = match &state.secret {
+        None => link
+            .send_line(&format!("PEER {}", state.name()))
+            .map_err(|e| e.to_string()),
+        Some(secret) => {
+            peer_handshake::open(state, secret, &plan.name, stream, addr, &mut link.log)
+        }
+    };
+    if said.is_err() {
+        state.log.submit(std::mem::take(&mut link.log));
+    }
+    said.map(|()| link)
+}
+
+/// Runs one open link until it fails or the node stops; returns why it ended.
+fn serve_link(
+    state: &NodeState,
+    plan: &LinkPlan,
+    mut link: Link<'_>,
+    stream: &TcpStream,
+) -> String {
+    if let Err(e) = link.catch_up(state, plan) {
         return e.to_string();
     }
     let mut last_batch = Instant::now();

@@ -39,6 +39,8 @@ pub mod logfile;
 pub mod node;
 pub mod node_args;
 pub mod peer;
+pub mod peer_auth;
+pub mod peer_handshake;
 pub mod places;
 pub mod places_standin;
 pub mod protocol;

@@ -21,6 +21,7 @@ use signal_hook::iterator::Signals;
 use herd::client::Client;
 use herd::config::{self, Config, Overrides};
 use herd::node_args::{NodeArgs, UpArgs};
+use herd::peer_auth::HerdSecret;
 use herd::places_standin::{self, FaultRates, StandinOptions};
 use herd::shutdown::Shutdown;
 use herd::{NodeOptions, places, up};
@@ -171,6 +172,7 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     herd::fd_limit::raise_for(config.limits.max_clients, 2, me.peers.len());
     let api_key = std::env::var("PLACES_API_KEY").ok();
     let places = places::from_config(&config.places, api_key).map_err(config_error)?;
+    let secret = herd_secret(&config)?;
     // Catch SIGINT/SIGTERM before the port opens: from the moment a client
     // (or `herd up`) can see the node, a signal means a clean stop.
     let signals = catch_signals()?;
@@ -182,6 +184,7 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
         places,
         log_dir: &args.common.log_dir,
         clock: herd::node::system_clock,
+        secret,
     };
     let node = herd::start(&config, options)
         .map_err(|e| Failure(format!("{}: cannot start: {e}", args.name), 1))?;
@@ -202,6 +205,16 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
         report.panics
     );
     Ok(())
+}
+
+/// The herd secret from the variable `[herd] secret_env` names, if any.
+fn herd_secret(config: &Config) -> Result<Option<HerdSecret>, Failure> {
+    config
+        .secret_env
+        .as_deref()
+        .map(HerdSecret::from_env)
+        .transpose()
+        .map_err(config_error)
 }
 
 /// Takes over SIGINT and SIGTERM; they wait in the returned handle until
@@ -231,6 +244,9 @@ fn run_up(args: UpArgs) -> Result<(), Failure> {
         ..Overrides::default()
     };
     let config = load_config(args.common.config.as_deref(), &overrides)?;
+    // Each node reads the secret itself; checking it here gives one error
+    // instead of five.
+    herd_secret(&config)?;
     let exe = std::env::current_exe()
         .map_err(|e| Failure(format!("cannot find the herd binary: {e}"), 1))?;
     let options = up::UpOptions {

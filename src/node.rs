@@ -23,6 +23,7 @@ use crate::config::{Config, Limits};
 use crate::flood::{self, Flooder};
 use crate::logfile::{self, LogWriter, NodeLog};
 use crate::peer::InboundLinks;
+use crate::peer_auth::HerdSecret;
 use crate::places::PlacesHandle;
 use crate::protocol::Nanos;
 use crate::shutdown::{Shutdown, Sockets};
@@ -49,6 +50,8 @@ pub struct NodeState {
     /// Client connections served or waiting for a worker (admission count).
     pub clients: AtomicUsize,
     pub inbound: InboundLinks,
+    /// The herd's shared secret: links authenticate (PROTOCOL §7).
+    pub secret: Option<HerdSecret>,
 }
 
 impl std::fmt::Debug for NodeState {
@@ -84,6 +87,9 @@ pub struct NodeOptions<'a> {
     /// The clock IAMAT receipt times are read from: [`system_clock`] in
     /// production, a fixed time in tests that check exact differences.
     pub clock: Clock,
+    /// The herd's shared secret, read from the environment by the caller
+    /// (`None` where the config names none).
+    pub secret: Option<HerdSecret>,
 }
 
 /// A source of "now" as exact nanoseconds since the POSIX epoch.
@@ -145,6 +151,7 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
         sockets: Sockets::default(),
         clients: AtomicUsize::new(0),
         inbound: InboundLinks::default(),
+        secret: options.secret,
     });
     state.log.notice(format_args!(
         "{} listening on {addr}, {} workers, neighbours: {}",

@@ -67,6 +67,9 @@ pub struct LimitArgs {
     /// Updates queued per neighbour [default: 10000].
     #[arg(long, value_name = "N")]
     pub peer_queue: Option<usize>,
+    /// With a herd secret: deadline for each peer-handshake line [default: 5000].
+    #[arg(long, value_name = "MS")]
+    pub handshake_timeout_ms: Option<u64>,
     /// How long a WHATSAT waits for Places [default: 5000].
     #[arg(long, value_name = "MS")]
     pub places_timeout_ms: Option<u64>,
@@ -86,6 +89,7 @@ impl NodeArgs {
             reconnect_max_ms: l.reconnect_max_ms,
             peer_garbage_lines: l.peer_garbage_lines,
             peer_queue: l.peer_queue,
+            handshake_timeout_ms: l.handshake_timeout_ms,
             places_timeout_ms: l.places_timeout_ms,
         }
     }

@@ -245,8 +245,9 @@ pub enum Request<'a> {
     IAmAt(IAmAt<'a>),
     WhatsAt(WhatsAt<'a>),
     At(AtLine<'a>),
-    /// `PEER <name>`: a neighbour opening its link.
-    Peer(&'a str),
+    /// `PEER <name>`, or `PEER <name> <nonce>` where the herd has a secret
+    /// (PROTOCOL §7): a neighbour opening its link.
+    Peer(&'a str, Option<&'a str>),
     Invalid,
 }
 
@@ -263,7 +264,8 @@ pub fn parse(line: &str) -> Request<'_> {
         ("AT", [server, diff, client, location, time]) => {
             parse_at(server, diff, client, location, time)
         }
-        ("PEER", [name]) => Some(Request::Peer(name)),
+        ("PEER", [name]) => Some(Request::Peer(name, None)),
+        ("PEER", [name, nonce]) => Some(Request::Peer(name, Some(nonce))),
         _ => None,
     };
     parsed.unwrap_or(Request::Invalid)
@@ -528,7 +530,11 @@ mod tests {
             Request::WhatsAt(_)
         ));
         assert_eq!(parse("   "), Request::Blank);
-        assert_eq!(parse("PEER Clark"), Request::Peer("Clark"));
+        assert_eq!(parse("PEER Clark"), Request::Peer("Clark", None));
+        assert_eq!(
+            parse("PEER Clark ab12"),
+            Request::Peer("Clark", Some("ab12"))
+        );
         for bad in [
             "IAMAT a +1+1",
             "IAMAT a +1+1 1 extra",

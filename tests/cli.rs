@@ -457,8 +457,13 @@ struct BadConfig<'a> {
     text: Option<&'a str>,
     /// `PLACES_API_KEY`: `None` unset, `Some(value)` set.
     key: Option<&'static str>,
+    /// `HERD_TEST_SECRET`: `None` unset, `Some(value)` set.
+    secret: Option<&'static str>,
     expected: &'static str,
 }
+
+const SECRET_CONFIG: &str =
+    "[[server]]\nname = \"Clark\"\naddr = \"{ADDR}\"\n[herd]\nsecret_env = \"HERD_TEST_SECRET\"\n";
 
 const CLARK: &str = "[[server]]\nname = \"Clark\"\naddr = \"{ADDR}\"\n";
 
@@ -472,6 +477,7 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
             node: "Nobody",
             text: Some(CLARK),
             key: None,
+            secret: None,
             expected: "unknown server \"Nobody\" (servers: Clark)",
         },
         BadConfig {
@@ -482,6 +488,7 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
                  [[server]]\nname = \"Jaquez\"\naddr = \"127.0.0.1:9\"\n",
             ),
             key: None,
+            secret: None,
             expected: "server \"Clark\": peer \"Ghost\" is not a server",
         },
         BadConfig {
@@ -492,6 +499,7 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
                  [[server]]\nname = \"Jaquez\"\naddr = \"127.0.0.1\"\n",
             ),
             key: None,
+            secret: None,
             expected: "server \"Jaquez\": address \"127.0.0.1\" is not host:port",
         },
         BadConfig {
@@ -502,6 +510,7 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
                  [[server]]\nname = \"Jaquez\"\naddr = \"localhost:0\"\n",
             ),
             key: None,
+            secret: None,
             expected: "address \"localhost:0\" is not host:port",
         },
         BadConfig {
@@ -512,6 +521,7 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
                  [[server]]\nname = \"Jaquez\"\naddr = \"127.0.0.1:99999\"\n",
             ),
             key: None,
+            secret: None,
             expected: "address \"127.0.0.1:99999\" is not host:port",
         },
         BadConfig {
@@ -519,6 +529,7 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
             node: "Clark",
             text: Some("[[server]]\nname = \"Clark\"\naddr = \"127.0.0.1:0\"\n"),
             key: None,
+            secret: None,
             expected: "server \"Clark\": address \"127.0.0.1:0\" is not host:port",
         },
         BadConfig {
@@ -526,6 +537,7 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
             node: "Clark",
             text: None,
             key: None,
+            secret: None,
             expected: "cannot read config",
         },
         BadConfig {
@@ -533,6 +545,7 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
             node: "Clark",
             text: Some("[[server]\nname = \"Clark\"\naddr = \"{ADDR}\"\n"),
             key: None,
+            secret: None,
             expected: "line 1, column",
         },
         BadConfig {
@@ -540,6 +553,7 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
             node: "Clark",
             text: Some("[[server]]\nname = \"Clark\"\naddr = \"{ADDR}\"\ncolour = \"blue\"\n"),
             key: None,
+            secret: None,
             expected: "unknown field `colour`",
         },
         BadConfig {
@@ -547,6 +561,7 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
             node: "Clark",
             text: Some(&google),
             key: None,
+            secret: None,
             expected: "PLACES_API_KEY",
         },
         BadConfig {
@@ -554,6 +569,7 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
             node: "Clark",
             text: Some(&google),
             key: Some(""),
+            secret: None,
             expected: "PLACES_API_KEY",
         },
         BadConfig {
@@ -564,16 +580,25 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
                  [places]\nprovider = \"google-new\"\n",
             ),
             key: None,
+            secret: None,
             expected: "[places] provider \"google-new\" needs an API key in PLACES_API_KEY",
         },
         BadConfig {
-            what: "a herd secret (not built)",
+            what: "a herd secret whose variable is unset",
             node: "Clark",
-            text: Some(
-                "[[server]]\nname = \"Clark\"\naddr = \"{ADDR}\"\n[herd]\nsecret_env = \"S\"\n",
-            ),
+            text: Some(SECRET_CONFIG),
             key: None,
-            expected: "secret_env",
+            secret: None,
+            expected: "[herd] secret_env: the environment variable HERD_TEST_SECRET \
+                       is not set or is empty",
+        },
+        BadConfig {
+            what: "a herd secret whose variable is empty",
+            node: "Clark",
+            text: Some(SECRET_CONFIG),
+            key: None,
+            secret: Some(""),
+            expected: "HERD_TEST_SECRET is not set or is empty",
         },
     ];
     for (i, case) in cases.iter().enumerate() {
@@ -597,6 +622,10 @@ fn config_errors_exit_2_with_one_stderr_line_before_any_port_is_opened() {
             .arg(dir.path().join(format!("logs{i}")));
         if let Some(key) = case.key {
             command.env("PLACES_API_KEY", key);
+        }
+        command.env_remove("HERD_TEST_SECRET");
+        if let Some(secret) = case.secret {
+            command.env("HERD_TEST_SECRET", secret);
         }
         let finished = Running::spawn(&mut command).finish();
         assert_eq!(

@@ -6,6 +6,7 @@ mod conformance;
 mod herd;
 mod limits;
 mod mixed;
+mod peer_auth;
 mod places;
 mod properties;
 mod providers;

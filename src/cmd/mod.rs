@@ -12,6 +12,7 @@ pub mod iamat;
 pub mod whatsat;
 
 use crate::node::NodeState;
+use crate::peer_auth::{self, Challenge, Hello, HerdSecret, Why};
 use crate::protocol::{self, Request};
 
 /// What the connection should do after a client's line.
@@ -24,6 +25,12 @@ pub enum Outcome {
     /// The line was a valid `PEER <name>` from a neighbour: hand the socket
     /// to `peer.rs`.
     BecomePeer(String),
+    /// A neighbour's `PEER <name> <nonce>` in a herd with a secret: send the
+    /// challenge and check the proof (`peer_handshake.rs`) before the link
+    /// is served.
+    Challenge(Challenge),
+    /// A `PEER` line refused (answered `? ` + the line): log why, close.
+    RefusePeer(Why),
 }
 
 /// Answers one line from a client connection, appending to `out`.
@@ -46,19 +53,47 @@ pub fn client_line(state: &NodeState, line: &[u8], first: bool, out: &mut Vec<u8
             }
             Outcome::Continue
         }
-        Request::Peer(name) if first && state.is_neighbour(name) => {
-            Outcome::BecomePeer(name.to_owned())
-        }
-        // A neighbour's hello that fails (a stranger's name, a malformed
-        // PEER line) is refused and the connection closed (PROTOCOL §3).
+        Request::Peer(name, nonce) if first => peer_hello(
+            state.secret.as_ref(),
+            state.is_neighbour(name),
+            (name, nonce),
+            line,
+            out,
+        ),
+        // A malformed PEER line is refused and the connection closed
+        // (PROTOCOL §3).
         _ if first && protocol::fields(text).next() == Some("PEER") => {
             invalid(line, out);
-            Outcome::Close
+            Outcome::RefusePeer("a malformed PEER line")
         }
         // Includes an AT line from a connection that is not a peer.
         _ => {
             invalid(line, out);
             Outcome::Continue
+        }
+    }
+}
+
+/// A neighbour's first line, `PEER <name> [<nonce>]` (`hello`): a link, a
+/// challenge (herd with a secret) or a refusal answered `? ` + `line`.
+/// Shared with the tokio build.
+pub fn peer_hello(
+    secret: Option<&HerdSecret>,
+    is_neighbour: bool,
+    (name, nonce): (&str, Option<&str>),
+    line: &[u8],
+    out: &mut Vec<u8>,
+) -> Outcome {
+    match peer_auth::on_hello(secret, is_neighbour, name, nonce) {
+        Ok(Hello::Link(name)) => Outcome::BecomePeer(name),
+        Ok(Hello::Challenge(challenge)) => Outcome::Challenge(challenge),
+        Ok(Hello::Refuse(why)) => {
+            invalid(line, out);
+            Outcome::RefusePeer(why)
+        }
+        Err(_) => {
+            invalid(line, out);
+            Outcome::RefusePeer("no random bytes for a nonce")
         }
     }
 }

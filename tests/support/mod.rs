@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use herd::client::Client;
 use herd::config::{Config, Overrides};
 use herd::node::{self, Clock, NodeHandle, NodeOptions};
+use herd::peer_auth::HerdSecret;
 use herd::places::{self, PlacesHandle};
 
 /// How long any single wait in a test may take before it fails.
@@ -76,6 +77,8 @@ pub struct TestHerd {
     places: PlacesHandle,
     clock: Clock,
     nodes: Vec<(String, SocketAddr, Option<NodeHandle>)>,
+    /// Each node's herd secret (PROTOCOL §7), by name; none if absent.
+    secrets: Vec<(String, HerdSecret)>,
 }
 
 /// How to build a [`TestHerd`].
@@ -87,6 +90,11 @@ pub struct HerdSpec<'a> {
     /// `PLACES_API_KEY` for a Google provider built from the config.
     pub api_key: Option<&'a str>,
     pub clock: Clock,
+    /// Herd secrets by node name (`"*"`: every node not named).
+    pub secrets: &'a [(&'a str, &'a str)],
+    /// Wait until every link is up before returning (false where a test
+    /// expects some links to be refused).
+    pub wait_linked: bool,
 }
 
 impl Default for HerdSpec<'_> {
@@ -97,6 +105,8 @@ impl Default for HerdSpec<'_> {
             places: None,
             api_key: None,
             clock: node::system_clock,
+            secrets: &[],
+            wait_linked: true,
         }
     }
 }
@@ -136,18 +146,30 @@ impl TestHerd {
             places::from_config(&config.places, key).expect("the config's Places provider")
         });
         let log_dir = tempfile::tempdir().expect("temp dir");
+        let secret_of = |name: &str| {
+            let named = spec.secrets.iter().find(|(n, _)| *n == name);
+            let text = named.or_else(|| spec.secrets.iter().find(|(n, _)| *n == "*"));
+            text.and_then(|(_, s)| HerdSecret::new(s.as_bytes().to_vec()))
+        };
+        let secrets = servers
+            .iter()
+            .filter_map(|(name, _, _)| Some((name.to_string(), secret_of(name)?)))
+            .collect();
         let mut herd = TestHerd {
             config,
             log_dir,
             places,
             clock: spec.clock,
             nodes: Vec::new(),
+            secrets,
         };
         for ((name, addr, _), listener) in servers.iter().zip(listeners) {
             let node = herd.start_node(name, listener);
             herd.nodes.push((name.to_string(), *addr, Some(node)));
         }
-        herd.wait_linked();
+        if spec.wait_linked {
+            herd.wait_linked();
+        }
         herd
     }
 
@@ -179,18 +201,30 @@ impl TestHerd {
     /// Clark alone, with one neighbour, Jaquez, that is not running: tests
     /// play Jaquez's part on their own sockets.
     pub fn single_with_peer() -> TestHerd {
+        TestHerd::single_with_peer_and("", None)
+    }
+
+    /// [`single_with_peer`](Self::single_with_peer) with `extra` config
+    /// text and, if given, a herd secret for Clark.
+    pub fn single_with_peer_and(extra: &str, secret: Option<&str>) -> TestHerd {
         let clark = free_addr();
         let jaquez = free_addr();
         let text = config_text(
             &[("Clark", clark, &["Jaquez"]), ("Jaquez", jaquez, &[])],
-            "",
+            extra,
         );
-        TestHerd::from_config_text(&text, &["Clark"])
+        TestHerd::from_config_text_with(&text, &["Clark"], secret)
     }
 
     /// Starts the servers named in `start` from a config's text, each on
     /// its configured address.
     pub fn from_config_text(text: &str, start: &[&str]) -> TestHerd {
+        TestHerd::from_config_text_with(text, start, None)
+    }
+
+    /// [`from_config_text`](Self::from_config_text), every node with the
+    /// herd secret `secret` if given.
+    pub fn from_config_text_with(text: &str, start: &[&str], secret: Option<&str>) -> TestHerd {
         let config = Config::parse(text, &Overrides::default())
             .unwrap_or_else(|e| panic!("test config does not parse: {e}\n{text}"));
         let places = places::from_config(&config.places, None).expect("offline places load");
@@ -202,6 +236,13 @@ impl TestHerd {
             places,
             clock,
             nodes: Vec::new(),
+            secrets: start
+                .iter()
+                .filter_map(|name| {
+                    let secret = HerdSecret::new(secret?.as_bytes().to_vec())?;
+                    Some((name.to_string(), secret))
+                })
+                .collect(),
         };
         for name in start {
             let addr: SocketAddr = herd
@@ -229,6 +270,11 @@ impl TestHerd {
             places: Arc::clone(&self.places),
             log_dir: self.log_dir.path(),
             clock: self.clock,
+            secret: self
+                .secrets
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| s.clone()),
         };
         node::start(&self.config, options).expect("node starts")
     }

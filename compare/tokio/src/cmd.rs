@@ -6,7 +6,7 @@
 //! `? ` answer. The one difference: a WHATSAT awaits the Places provider,
 //! so the connection's task is parked, not a thread.
 
-use herd::cmd::{Outcome, iamat, invalid, whatsat};
+use herd::cmd::{Outcome, iamat, invalid, peer_hello, whatsat};
 use herd::places;
 use herd::protocol::{self, AtLine, Request};
 
@@ -47,14 +47,18 @@ pub async fn client_line(
             }
             Outcome::Continue
         }
-        Request::Peer(name) if first && state.is_neighbour(name) => {
-            Outcome::BecomePeer(name.to_owned())
-        }
-        // A neighbour's hello that fails (a stranger's name, a malformed
-        // PEER line) is refused and the connection closed (PROTOCOL §3).
+        Request::Peer(name, nonce) if first => peer_hello(
+            state.secret.as_ref(),
+            state.is_neighbour(name),
+            (name, nonce),
+            line,
+            out,
+        ),
+        // A malformed PEER line is refused and the connection closed
+        // (PROTOCOL §3).
         _ if first && protocol::fields(text).next() == Some("PEER") => {
             invalid(line, out);
-            Outcome::Close
+            Outcome::RefusePeer("a malformed PEER line")
         }
         // Includes an AT line from a connection that is not a peer.
         _ => {

@@ -27,6 +27,7 @@ use crate::cmd;
 use crate::line_reader::LineReader;
 use crate::node::NodeState;
 use crate::peer;
+use crate::peer_handshake;
 
 /// After refusing a line as too long, the rest of what the client sent is
 /// read and dropped for up to this long before closing, so that the close
@@ -51,6 +52,8 @@ enum Ending {
     Broken,
     Refused,
     Peer(String),
+    /// A neighbour's hello in a herd with a secret: the handshake is next.
+    Challenge(herd::peer_auth::Challenge),
 }
 
 /// Serves one client until it closes, idles out, breaks or the node stops.
@@ -115,9 +118,30 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
             }
             Outcome::Close => break Ending::Refused,
             Outcome::BecomePeer(name) => break Ending::Peer(name),
+            Outcome::Challenge(challenge) => break Ending::Challenge(challenge),
+            Outcome::RefusePeer(why) => {
+                log.notice(format_args!("link from {addr} refused: {why}"));
+                break Ending::Refused;
+            }
         }
     };
     let _ = write_out(&mut write, &mut out, limits.write_timeout).await;
+    let ending = match ending {
+        Ending::Challenge(challenge) => {
+            let name = challenge.opener().to_owned();
+            let answered =
+                peer_handshake::answer(&state, &mut reader, &mut write, &challenge, addr, &mut log)
+                    .await;
+            match answered {
+                Ok(()) => Ending::Peer(name),
+                Err(why) => {
+                    log.notice(format_args!("link from {name} ({addr}) refused: {why}"));
+                    Ending::Refused
+                }
+            }
+        }
+        other => other,
+    };
     state.log.submit(log);
     match ending {
         Ending::Peer(name) => {
@@ -126,7 +150,7 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
             peer::accept(&state, name, reader, write, addr);
         }
         Ending::Refused => linger_close(reader.get_mut(), write).await,
-        Ending::Closed | Ending::Broken => {}
+        Ending::Closed | Ending::Broken | Ending::Challenge(_) => {}
     }
 }
 

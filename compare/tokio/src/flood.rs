@@ -22,10 +22,11 @@ use herd::cache::AtRecord;
 use herd::logfile::LogBatch;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, mpsc};
 
 use crate::node::NodeState;
+use crate::peer_handshake;
 
 /// How long one connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -120,15 +121,21 @@ pub async fn keep_link(state: Arc<NodeState>, mut plan: LinkPlan) {
     while !state.stop.is_cancelled() {
         match connect(&plan.addr).await {
             Ok((stream, addr)) => {
-                backoff = limits.reconnect_min;
                 reported_down = false;
-                state
-                    .log
-                    .notice(format_args!("link to {} ({addr}) up", plan.name));
-                let why = serve_link(&state, &mut plan, stream, addr).await;
-                state
-                    .log
-                    .notice(format_args!("link to {} ({addr}) down: {why}", plan.name));
+                match serve_link(&state, &mut plan, stream, addr).await {
+                    Ok(why) => {
+                        backoff = limits.reconnect_min;
+                        state
+                            .log
+                            .notice(format_args!("link to {} ({addr}) down: {why}", plan.name));
+                    }
+                    // Refused (a wrong secret, say): retried with backoff
+                    // like a neighbour that is down, and logged every time.
+                    Err(why) => state.log.notice(format_args!(
+                        "link to {} ({addr}) refused: {why}",
+                        plan.name
+                    )),
+                }
             }
             Err(e) if !reported_down => {
                 reported_down = true;
@@ -159,13 +166,16 @@ async fn connect(addr: &str) -> io::Result<(TcpStream, SocketAddr)> {
     Err(last_error)
 }
 
-/// Runs one open link until it fails or the node stops; returns why it ended.
+/// Says hello on a fresh connection (a bare `PEER <name>`, or the
+/// handshake where the herd has a secret), then runs the link until it
+/// fails or the node stops. `Ok`: why the link ended; `Err`: why it was
+/// refused before it was up.
 async fn serve_link(
     state: &NodeState,
     plan: &mut LinkPlan,
     stream: TcpStream,
     addr: SocketAddr,
-) -> String {
+) -> Result<String, String> {
     let _ = stream.set_nodelay(true);
     let (mut read, write) = stream.into_split();
     let mut link = Link {
@@ -175,7 +185,38 @@ async fn serve_link(
         log: LogBatch::new(),
         timeout: state.limits().write_timeout,
     };
-    link.add_line(&format!("PEER {}", state.name()));
+    match &state.secret {
+        None => link.add_line(&format!("PEER {}", state.name())),
+        Some(secret) => {
+            let said = peer_handshake::open(
+                state,
+                secret,
+                &plan.name,
+                (&mut read, &mut link.write),
+                addr,
+                &mut link.log,
+            )
+            .await;
+            if let Err(why) = said {
+                state.log.submit(std::mem::take(&mut link.log));
+                return Err(why);
+            }
+        }
+    }
+    state
+        .log
+        .notice(format_args!("link to {} ({addr}) up", plan.name));
+    Ok(run_link(state, plan, link, read).await)
+}
+
+/// Runs an open link (hello said) until it fails or the node stops;
+/// returns why it ended.
+async fn run_link(
+    state: &NodeState,
+    plan: &mut LinkPlan,
+    mut link: Link,
+    mut read: OwnedReadHalf,
+) -> String {
     if let Err(e) = link.catch_up(state, plan).await {
         return e.to_string();
     }

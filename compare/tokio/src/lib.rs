@@ -33,6 +33,7 @@ pub mod flood;
 pub mod line_reader;
 pub mod node;
 pub mod peer;
+pub mod peer_handshake;
 pub mod places;
 
 pub use node::{NodeHandle, NodeOptions, NodeState, start};

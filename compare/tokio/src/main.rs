@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use herd::config::{self, Config};
 use herd::node_args::NodeArgs;
+use herd::peer_auth::HerdSecret;
 use herd_tokio::places::Provider;
 use herd_tokio::{NodeOptions, start};
 use tokio::net::TcpListener;
@@ -78,6 +79,12 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
         // config errors all the same, before any port opens.
         let api_key = std::env::var("PLACES_API_KEY").ok();
         let places = Provider::from_config(&config.places, api_key).map_err(config_error)?;
+        let secret = config
+            .secret_env
+            .as_deref()
+            .map(HerdSecret::from_env)
+            .transpose()
+            .map_err(config_error)?;
         // Catch SIGINT/SIGTERM before the port opens: from the moment a
         // client can see the node, a signal means a clean stop.
         let mut sigterm = signal(SignalKind::terminate())
@@ -93,6 +100,7 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
             places,
             log_dir: &args.common.log_dir,
             clock: herd::node::system_clock,
+            secret,
         };
         let node = start(&config, options)
             .map_err(|e| Failure(format!("{}: cannot start: {e}", me.name), 1))?;

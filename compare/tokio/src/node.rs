@@ -20,6 +20,7 @@ use herd::cache::Cache;
 use herd::config::{Config, Limits};
 use herd::logfile::{self, LogWriter, NodeLog};
 use herd::node::Clock;
+use herd::peer_auth::HerdSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -52,6 +53,8 @@ pub struct NodeState {
     /// Client connections open (the admission count).
     pub clients: AtomicUsize,
     pub inbound: InboundLinks,
+    /// The herd's shared secret: links authenticate (PROTOCOL §7).
+    pub secret: Option<HerdSecret>,
 }
 
 impl std::fmt::Debug for NodeState {
@@ -84,6 +87,8 @@ pub struct NodeOptions<'a> {
     pub places: Provider,
     pub log_dir: &'a Path,
     pub clock: Clock,
+    /// The herd's shared secret, read from the environment by the caller.
+    pub secret: Option<HerdSecret>,
 }
 
 /// A started node.
@@ -121,6 +126,7 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
         clock: options.clock,
         clients: AtomicUsize::new(0),
         inbound: InboundLinks::default(),
+        secret: options.secret,
     });
     state.log.notice(format_args!(
         "{} listening on {addr}, {} runtime workers, neighbours: {}",

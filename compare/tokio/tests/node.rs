@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use herd::client::Client;
 use herd::config::{Config, Overrides};
+use herd::peer_auth::HerdSecret;
 use herd::places_standin::{self, FaultRates, StandinOptions};
 use herd_tokio::places::Provider;
 use herd_tokio::{NodeHandle, NodeOptions};
@@ -58,6 +59,17 @@ impl Node {
         workers: usize,
         log_dir: &std::path::Path,
     ) -> Node {
+        Node::start_with(config, name, listener, (workers, None), log_dir)
+    }
+
+    /// [`Node::start`] with a herd secret (PROTOCOL §7) if given.
+    fn start_with(
+        config: &Config,
+        name: &str,
+        listener: StdListener,
+        (workers, secret): (usize, Option<&str>),
+        log_dir: &std::path::Path,
+    ) -> Node {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             .enable_all()
@@ -75,6 +87,7 @@ impl Node {
                 places,
                 log_dir,
                 clock: herd::node::system_clock,
+                secret: secret.and_then(|s| HerdSecret::new(s.as_bytes().to_vec())),
             };
             herd_tokio::start(config, options).expect("node starts")
         });
@@ -179,6 +192,57 @@ fn updates_flood_between_tokio_nodes_and_a_restarted_node_catches_up() {
     );
     let log = std::fs::read_to_string(dir.path().join("Alpha.log")).unwrap_or_default();
     assert!(log.contains("catch-up to Beta: 1 clients sent"), "{log}");
+}
+
+/// PROTOCOL §7 between tokio nodes: Alpha and Beta share the secret and
+/// flood; Gamma holds a wrong one, so its links with Alpha are refused both
+/// ways and logged, and it learns nothing; a bare `PEER` is refused.
+#[test]
+fn links_authenticate_with_the_herd_secret() {
+    const SECRET: &str = "tokio-test-secret";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listeners = [listener(), listener(), listener()];
+    let addrs: Vec<SocketAddr> = listeners
+        .iter()
+        .map(|l| l.local_addr().expect("addr"))
+        .collect();
+    let config = config(
+        &[
+            ("Alpha", addrs[0], &["Beta", "Gamma"]),
+            ("Beta", addrs[1], &[]),
+            ("Gamma", addrs[2], &[]),
+        ],
+        "",
+    );
+    let [a, b, g] = listeners;
+    let alpha = Node::start_with(&config, "Alpha", a, (2, Some(SECRET)), dir.path());
+    let beta = Node::start_with(&config, "Beta", b, (2, Some(SECRET)), dir.path());
+    let gamma = Node::start_with(&config, "Gamma", g, (2, Some("wrong")), dir.path());
+    let at = alpha.ask(&format!("IAMAT kiwi +34.068930-118.445127 {}", now_text()));
+    assert!(
+        eventually(DEADLINE, || beta
+            .ask("WHATSAT kiwi 10 1")
+            .starts_with(at.trim_end())),
+        "Beta never learned of kiwi"
+    );
+    let log = |name: &str| std::fs::read_to_string(dir.path().join(format!("{name}.log")));
+    let refused = eventually(DEADLINE, || {
+        let (alpha_log, gamma_log) = (
+            log("Alpha").unwrap_or_default(),
+            log("Gamma").unwrap_or_default(),
+        );
+        alpha_log.contains("link from Gamma")
+            && alpha_log.contains("refused: wrong proof")
+            && alpha_log.contains("link to Gamma")
+            && gamma_log.contains("refused: wrong proof")
+    });
+    assert!(refused, "the wrong secret was not refused both ways");
+    assert_eq!(gamma.ask("WHATSAT kiwi 10 1"), "? WHATSAT kiwi 10 1\n");
+    assert_eq!(alpha.ask("PEER Beta"), "? PEER Beta\n");
+    for name in ["Alpha", "Beta", "Gamma"] {
+        let text = log(name).unwrap_or_default();
+        assert!(!text.contains(SECRET), "{name}'s log holds the secret");
+    }
 }
 
 #[test]
