@@ -52,6 +52,8 @@ LIMIT_FLAGS = [
      "invalid lines before a neighbour's link is closed (10)"),
     ("--peer-queue", "peer_queue", "N",
      "queued updates per neighbour; overflow forces a catch-up (10000)"),
+    ("--handshake-timeout-ms", "handshake_timeout_ms", "MS",
+     "wait at most this long for each peer handshake line (5000)"),
     ("--places-timeout-ms", "places_timeout_ms", "MS",
      "a WHATSAT waits at most this long for Places (5000)"),
 ]
@@ -81,6 +83,7 @@ async def run_node(args) -> None:
     try:
         config = configmod.load(args.config, overrides)
         me = config.server(args.name)
+        secret = configmod.read_secret(config)
         from .places import from_config
 
         key = os.environ.get("PLACES_API_KEY")
@@ -100,7 +103,7 @@ async def run_node(args) -> None:
     except OSError as e:
         raise Failure(f"{me.name}: cannot listen on {me.addr}: {os_error_text(e)}", 1) from None
     try:
-        node = Node(config, args.name, places, args.log_dir)
+        node = Node(config, args.name, places, args.log_dir, secret=secret)
     except OSError as e:
         sock.close()
         raise Failure(f"{args.name}: cannot start: {os_error_text(e)}", 1) from None

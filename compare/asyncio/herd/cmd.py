@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from . import protocol
+from . import peer_auth, protocol
 from .cache import AtRecord
 from .places import NearbyQuery, whatsat_json
 
@@ -17,8 +17,19 @@ CLOSE = "close"
 
 
 class BecomePeer:
-    def __init__(self, name: str) -> None:
+    """A neighbour's hello: bare (no secret) or with its nonce (PROTOCOL §7)."""
+
+    def __init__(self, name: str, nonce: str | None = None) -> None:
         self.name = name
+        self.nonce = nonce
+
+
+class RefusePeer:
+    """A hello refused where a secret is set; ``why`` goes to the log."""
+
+    def __init__(self, name: str, why: str) -> None:
+        self.name = name
+        self.why = why
 
 
 def invalid(line: bytes, out: bytearray) -> None:
@@ -29,7 +40,7 @@ def invalid(line: bytes, out: bytearray) -> None:
 
 async def client_line(state, line: bytes, first: bool, out: bytearray):
     """Handles one client line, appending its answer to ``out``; returns
-    CONTINUE, CLOSE or BecomePeer(name)."""
+    CONTINUE, CLOSE, BecomePeer(name[, nonce]) or RefusePeer(name, why)."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
@@ -45,6 +56,11 @@ async def client_line(state, line: bytes, first: bool, out: bytearray):
         if not await whatsat(state, request, out):
             invalid(line, out)
         return CONTINUE
+    if first and state.secret is not None and protocol.fields(text)[:1] == ["PEER"]:
+        outcome = _authenticated_hello(state, text)
+        if isinstance(outcome, RefusePeer):
+            invalid(line, out)
+        return outcome
     if isinstance(request, protocol.Peer) and first and request.name in state.neighbours:
         return BecomePeer(request.name)
     # A neighbour's hello that fails (a stranger, a malformed PEER line) is
@@ -55,6 +71,23 @@ async def client_line(state, line: bytes, first: bool, out: bytearray):
     # Includes an AT line from a connection that is not a peer.
     invalid(line, out)
     return CONTINUE
+
+
+def _authenticated_hello(state, text: str):
+    """Where a secret is set the only good hello is ``PEER <neighbour>
+    <nonce>``: BecomePeer(name, nonce), else RefusePeer(name, why)."""
+    words = protocol.fields(text)
+    name = words[1] if len(words) > 1 else "?"
+    parsed = peer_auth.hello(text)
+    if parsed is None:
+        why = "no nonce (a bare PEER)" if len(words) == 2 else "malformed PEER line"
+        return RefusePeer(name, why)
+    name, nonce = parsed
+    if name not in state.neighbours:
+        return RefusePeer(name, "not a neighbour")
+    if not peer_auth.valid_nonce(nonce):
+        return RefusePeer(name, "bad nonce")
+    return BecomePeer(name, nonce)
 
 
 def iamat(state, request: protocol.IAmAt, out: bytearray) -> None:

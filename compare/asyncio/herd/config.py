@@ -47,6 +47,7 @@ class Limits:
     reconnect_max_ms: int = 2000
     peer_garbage_lines: int = 10
     peer_queue: int = 10_000
+    handshake_timeout_ms: int = 5000
 
 
 U64 = 2**64 - 1
@@ -62,6 +63,7 @@ _LIMIT_KEYS = {
     "reconnect_max_ms": U64,
     "peer_garbage_lines": U32,
     "peer_queue": U64,
+    "handshake_timeout_ms": U64,
 }
 _PLACES_KEYS = ("provider", "url", "timeout_ms")
 _SERVER_KEYS = ("name", "addr", "peers")
@@ -79,6 +81,7 @@ class Overrides:
     reconnect_max_ms: int | None = None
     peer_garbage_lines: int | None = None
     peer_queue: int | None = None
+    handshake_timeout_ms: int | None = None
     places_timeout_ms: int | None = None
 
 
@@ -87,6 +90,8 @@ class Config:
     places: PlacesConfig
     servers: tuple[ServerConfig, ...]
     limits: Limits
+    # The name of the environment variable holding the herd secret, if any.
+    secret_env: str | None = None
 
     def server(self, name: str) -> ServerConfig:
         for s in self.servers:
@@ -207,18 +212,30 @@ def parse(text: str, overrides: Overrides) -> Config:
         raise ConfigError(message) from None
     _check_table(text, raw, _TOP_KEYS, "")
     herd = _check_table(text, raw.get("herd", {}), ("secret_env",), "herd")
-    _str(text, herd, "secret_env", False)
-    if "secret_env" in herd:
-        raise ConfigError(
-            "[herd] secret_env: authenticated peer links (PROTOCOL §7) are not built yet"
-        )
+    secret_env = _str(text, herd, "secret_env", False)
     places = _places(text, _check_table(text, raw.get("places", {}), _PLACES_KEYS, "places"), overrides)
     limits = _limits(text, _check_table(text, raw.get("limits", {}), tuple(_LIMIT_KEYS), "limits"), overrides)
     servers_raw = raw.get("server", [])
     if not isinstance(servers_raw, list):
         raise ConfigError(f"{_line_of(text, 'server')}invalid type for `server`, expected an array of tables")
     servers = _servers(text, servers_raw)
-    return Config(places, servers, limits)
+    return Config(places, servers, limits, secret_env)
+
+
+def read_secret(config: Config, environ=None) -> bytes | None:
+    """The herd secret: the bytes of the variable ``[herd] secret_env``
+    names (None when no secret is configured). Unset or empty is a config
+    error; the message names the variable, never a value."""
+    if config.secret_env is None:
+        return None
+    if environ is None:
+        environ = os.environb
+    value = environ.get(os.fsencode(config.secret_env))
+    if not value:
+        raise ConfigError(
+            f"[herd] secret_env: the environment variable {config.secret_env} is not set or is empty"
+        )
+    return value
 
 
 def _places(text: str, raw: dict, o: Overrides) -> PlacesConfig:
@@ -262,6 +279,7 @@ def _limits(text: str, raw: dict, o: Overrides) -> Limits:
         "reconnect_min_ms",
         "peer_garbage_lines",
         "peer_queue",
+        "handshake_timeout_ms",
     ):
         if getattr(limits, name) == 0:
             raise ConfigError(f"[limits] {name} must be more than 0")

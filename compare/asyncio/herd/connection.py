@@ -6,7 +6,8 @@ Reads lines with the bounded ``LineReader``, passes each to
 pipelined lines are gathered and written together once no further complete
 line is buffered, so each answer (a whole WHATSAT answer included) leaves in
 one write. Every ``drain`` is bounded by the write timeout. A valid ``PEER``
-first line turns the task into an inbound link (``peer.py``).
+first line turns the task into an inbound link (``peer.py``), after the
+challenge-response handshake where the herd has a secret.
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ async def serve(state, reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         elif outcome == cmd.CLOSE:
             ending = "refused"
             break
+        elif isinstance(outcome, cmd.RefusePeer):
+            log.notice(f"link from {outcome.name} ({_addr(addr)}) refused: {outcome.why}")
+            ending = "refused"
+            break
         else:  # BecomePeer
             ending = outcome
             break
@@ -98,7 +103,15 @@ async def serve(state, reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             await write_out(state, writer, out)
         except (OSError, TimeoutError):
             ending = "broken"
-    if isinstance(ending, cmd.BecomePeer):
+    if isinstance(ending, cmd.BecomePeer) and ending.nonce is not None:
+        # Challenge-response first (PROTOCOL §7); until it succeeds the
+        # connection still counts as a client.
+        if await peer.handshake(state, ending.name, ending.nonce, lines, writer, addr):
+            state.release_client(writer)
+            await peer.accept(state, ending.name, lines, reader, writer, addr)
+        else:
+            await linger_close(reader, writer)
+    elif isinstance(ending, cmd.BecomePeer):
         # The link no longer counts as a client.
         state.release_client(writer)
         await peer.accept(state, ending.name, lines, reader, writer, addr)

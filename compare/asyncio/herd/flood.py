@@ -6,7 +6,9 @@ task never waits on a slow or dead neighbour; a full queue drops the update
 and marks the link for a catch-up dump, which carries everything the dropped
 updates did. Each sender task owns one persistent TCP link: it connects
 (retrying with backoff from ``reconnect_min_ms`` doubling to
-``reconnect_max_ms`` while the neighbour is down), says ``PEER <name>``,
+``reconnect_max_ms`` while the neighbour is down), says ``PEER <name>``
+(or, where the herd has a secret, runs the opener's side of the PROTOCOL §7
+challenge-response; a refused handshake counts as a failed attempt),
 sends the catch-up dump of the whole cache, then writes queued AT lines as
 they come. It notices a link the neighbour closed by reading it (EOF), and a
 neighbour that connects to us wakes it out of its backoff.
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 
+from . import peer_auth
 from .config import split_host_port
+from .line_reader import EOF, IDLE, Line, LineReader, TooLong
 from .logfile import format_addr
 from .peer import os_error_text
 
@@ -77,14 +81,18 @@ async def keep_link(state, link: LinkQueue) -> None:
                     f"cannot reach {link.name} ({link.addr}): {os_error_text(e)}; retrying with backoff"
                 )
         else:
-            backoff = limits.reconnect_min_ms / 1000
-            reported_down = False
-            state.log.notice(f"link to {link.name} ({format_addr(addr)}) up")
             try:
-                why = await serve_link(state, link, reader, writer, addr)
+                refused = await open_link(state, link, reader, writer, addr)
+                if refused is None:
+                    backoff = limits.reconnect_min_ms / 1000
+                    reported_down = False
+                    state.log.notice(f"link to {link.name} ({format_addr(addr)}) up")
+                    why = await serve_link(state, link, reader, writer, addr)
+                    state.log.notice(f"link to {link.name} ({format_addr(addr)}) down: {why}")
+                else:
+                    state.log.notice(f"link to {link.name} ({format_addr(addr)}) refused: {refused}")
             finally:
                 writer.transport.abort()
-            state.log.notice(f"link to {link.name} ({format_addr(addr)}) down: {why}")
         try:
             async with asyncio.timeout(backoff):
                 await link.wake.wait()
@@ -102,12 +110,72 @@ async def connect(addr: str):
     return reader, writer, peer
 
 
+async def open_link(state, link: LinkQueue, reader, writer, addr) -> str | None:
+    """The opening lines: None once the link may carry AT lines, else why
+    the neighbour refused it (or we refused its WELCOME)."""
+    try:
+        if state.secret is None:
+            await _send(state, writer, addr, [f"PEER {state.name}"])
+            return None
+        return await _handshake(state, link.name, reader, writer, addr)
+    except (OSError, TimeoutError) as e:
+        return os_error_text(e)
+
+
+async def _handshake(state, neighbour: str, reader, writer, addr) -> str | None:
+    limits = state.limits
+    lines = LineReader(reader, limits.max_line_bytes, limits.handshake_timeout_ms / 1000)
+    nonce_o = peer_auth.new_nonce()
+    await _send(state, writer, addr, [peer_auth.hello_line(state.name, nonce_o)])
+    text = await _handshake_line(state, lines, addr, "CHALLENGE")
+    nonce_a = peer_auth.operand(text, "CHALLENGE") if isinstance(text, str) else None
+    if nonce_a is None or not peer_auth.valid_nonce(nonce_a):
+        return _unexpected(text, "CHALLENGE")
+    mine = peer_auth.proof(state.secret, state.name, neighbour, nonce_o, nonce_a)
+    await _send(state, writer, addr, [f"PROOF {mine}"])
+    text = await _handshake_line(state, lines, addr, "WELCOME")
+    got = peer_auth.operand(text, "WELCOME") if isinstance(text, str) else None
+    if got is None:
+        return _unexpected(text, "WELCOME")
+    expected = peer_auth.welcome(state.secret, neighbour, state.name, nonce_a, nonce_o)
+    if not peer_auth.matches(expected, got):
+        return "wrong WELCOME"
+    return None
+
+
+class _NoLine:
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+async def _handshake_line(state, lines: LineReader, addr, expected: str):
+    """The next line as text, or a _NoLine saying why there is none."""
+    event = await lines.next_line()
+    if isinstance(event, Line):
+        state.log.received(addr, event.data)
+        return event.data.decode("utf-8", "replace")
+    if isinstance(event, TooLong):
+        state.log.received(addr, event.head)
+        return _NoLine("line too long")
+    if event is EOF:
+        return _NoLine("closed during the handshake")
+    if event is IDLE:
+        return _NoLine(f"no {expected} within {state.limits.handshake_timeout_ms} ms")
+    return _NoLine("no answer")
+
+
+def _unexpected(text, expected: str) -> str:
+    if isinstance(text, _NoLine):
+        return text.why
+    shown = text if len(text) <= 200 else text[:200] + "..."
+    return f"expected {expected}, got {shown!r}"
+
+
 async def serve_link(state, link: LinkQueue, reader, writer, addr) -> str:
     # Anything the neighbour sends on our link is ignored; EOF means it closed.
     eof_task = asyncio.ensure_future(_wait_eof(reader))
     get_task: asyncio.Future | None = None
     try:
-        await _send(state, writer, addr, [f"PEER {state.name}"])
         await catch_up(state, link, writer, addr)
         while True:
             if link.resync:

@@ -6,6 +6,8 @@ timeout. Each line goes to ``cmd.peer_line`` (AT -> cache -> flood). A
 second link from the same neighbour replaces the first (the old one's
 transport is closed, which ends its task). Nothing is ever answered on a
 link; invalid lines are logged and counted (``peer_garbage_lines``).
+Where the herd has a secret, ``handshake`` runs the acceptor's side of the
+challenge-response (PROTOCOL §7) before ``accept``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from . import cmd
+from . import cmd, peer_auth
 from .line_reader import EOF, IDLE, Line, LineReader, TooLong
 from .logfile import format_addr
 
@@ -44,6 +46,63 @@ def _close(writer: asyncio.StreamWriter) -> None:
     transport = writer.transport
     if transport is not None and not transport.is_closing():
         transport.abort()
+
+
+async def handshake(state, name: str, nonce_o: str, lines: LineReader, writer, addr) -> bool:
+    """CHALLENGE, then one PROOF line within the handshake timeout, then
+    WELCOME. False (the refusal answered and logged) on any failure; the
+    caller closes."""
+    log = state.log
+    nonce_a = peer_auth.new_nonce()
+    lines.set_idle(state.limits.handshake_timeout_ms / 1000)
+    why = None
+    out = bytearray()
+    try:
+        await _say(state, writer, addr, f"CHALLENGE {nonce_a}".encode())
+        event = await lines.next_line()
+    except (OSError, TimeoutError) as e:
+        event = None
+        why = os_error_text(e)
+    if isinstance(event, Line):
+        log.received(addr, event.data)
+        text = event.data.decode("utf-8", "replace")
+        got = peer_auth.operand(text, "PROOF")
+        expected = peer_auth.proof(state.secret, name, state.name, nonce_o, nonce_a)
+        if got is None:
+            why = "expected PROOF"
+        elif not peer_auth.matches(expected, got):
+            why = "wrong proof"
+        if why is not None:
+            cmd.invalid(event.data, out)
+    elif isinstance(event, TooLong):
+        log.received(addr, event.head)
+        cmd.invalid(event.head, out)
+        why = "line too long"
+    elif event is EOF:
+        why = "closed during the handshake"
+    elif event is IDLE:
+        why = f"no PROOF within {state.limits.handshake_timeout_ms} ms"
+    if why is None:
+        try:
+            await _say(state, writer, addr,
+                       f"WELCOME {peer_auth.welcome(state.secret, state.name, name, nonce_a, nonce_o)}".encode())
+            return True
+        except (OSError, TimeoutError) as e:
+            why = os_error_text(e)
+    log.notice(f"link from {name} ({format_addr(addr)}) refused: {why}")
+    if out:
+        try:
+            await _say(state, writer, addr, bytes(out[:-1]))
+        except (OSError, TimeoutError):
+            pass
+    return False
+
+
+async def _say(state, writer, addr, line: bytes) -> None:
+    state.log.sent(addr, line)
+    writer.write(line + b"\n")
+    async with asyncio.timeout(state.limits.write_timeout_ms / 1000):
+        await writer.drain()
 
 
 async def accept(state, name: str, lines: LineReader, reader, writer, addr) -> None:

@@ -28,7 +28,9 @@ STOP_DEADLINE = 1.5
 
 
 class Node:
-    def __init__(self, config, name: str, places, log_dir: str, clock=system_clock) -> None:
+    def __init__(
+        self, config, name: str, places, log_dir: str, clock=system_clock, secret: bytes | None = None
+    ) -> None:
         me = config.server(name)
         self.config = config
         self.me = me
@@ -36,6 +38,8 @@ class Node:
         self.limits = config.limits
         self.places = places
         self.clock = clock
+        # The herd secret (PROTOCOL §7): None means bare ``PEER <name>`` links.
+        self.secret = secret
         self.cache = Cache()
         addrs = {s.name: s.addr for s in config.servers}
         self.neighbours = frozenset(me.peers)

@@ -22,7 +22,10 @@ from herd.server import Node, bind  # noqa: E402
 class RunningHerd:
     """Nodes on ephemeral ports, all on one event loop in a thread."""
 
-    def __init__(self, links: dict[str, list[str]], log_dir: str, **limits) -> None:
+    def __init__(
+        self, links: dict[str, list[str]], log_dir: str, secrets: dict[str, bytes] | None = None, **limits
+    ) -> None:
+        self.secrets = secrets or {}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -50,7 +53,7 @@ class RunningHerd:
 
     def start(self, name: str) -> None:
         async def go():
-            node = Node(self.config, name, Offline(), self.log_dir)
+            node = Node(self.config, name, Offline(), self.log_dir, secret=self.secrets.get(name))
             sock = self.socks.get(name) or bind(f"127.0.0.1:{self.addrs[name][1]}")
             await node.start(sock)
             return node
@@ -80,8 +83,8 @@ class RunningHerd:
 def herd_factory(tmp_path):
     made: list[RunningHerd] = []
 
-    def make(links: dict[str, list[str]], **limits) -> RunningHerd:
-        herd = RunningHerd(links, str(tmp_path), **limits)
+    def make(links: dict[str, list[str]], secrets: dict[str, bytes] | None = None, **limits) -> RunningHerd:
+        herd = RunningHerd(links, str(tmp_path), secrets, **limits)
         made.append(herd)
         return herd
 
