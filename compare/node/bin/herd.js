@@ -27,6 +27,7 @@ Options:
       --reconnect-max-ms <MS>     Longest neighbour reconnect wait [default: 2000]
       --peer-garbage-lines <N>    Invalid lines before a neighbour's link is closed [default: 10]
       --peer-queue <N>            Updates queued per neighbour [default: 10000]
+      --handshake-timeout-ms <MS> Longest wait for each peer handshake line [default: 5000]
       --places-timeout-ms <MS>    How long a WHATSAT waits for Places [default: 5000]
   -h, --help                      Print help
 `;
@@ -42,6 +43,7 @@ const FLAGS = {
   '--reconnect-max-ms': ['reconnectMaxMs', 'MS', 2 ** 64],
   '--peer-garbage-lines': ['peerGarbageLines', 'N', 2 ** 32],
   '--peer-queue': ['peerQueue', 'N', 2 ** 64],
+  '--handshake-timeout-ms': ['handshakeTimeoutMs', 'MS', 2 ** 64],
   '--places-timeout-ms': ['placesTimeoutMs', 'MS', 2 ** 64],
 };
 
@@ -119,11 +121,13 @@ async function main() {
   // Everything that can be wrong with the config is found before a port opens.
   let herd;
   let places;
+  let secret;
   try {
     herd = args.configFile
       ? config.loadConfig(args.configFile, args.overrides)
       : config.parseConfig(config.defaultConfigText(), args.overrides);
     config.serverOf(herd, args.name);
+    secret = config.readSecret(herd);
     const warn = (text) => process.stderr.write(`herd-node: ${text}\n`);
     places = fromConfig(herd.places, process.env.PLACES_API_KEY, warn);
   } catch (e) {
@@ -151,7 +155,7 @@ async function main() {
     fail(`${me.name}: cannot listen on ${me.addr}: ${e.message}`, 1);
   }
   try {
-    handle = startNode(herd, { name: args.name, server, places, logDir: args.logDir });
+    handle = startNode(herd, { name: args.name, server, places, logDir: args.logDir, secret });
   } catch (e) {
     fail(`${args.name}: cannot start: ${e.message}`, 1);
   }

@@ -68,6 +68,7 @@ function defaultConfigText() {
  * - reconnectMinMs / reconnectMaxMs: neighbour backoff, doubling.
  * - peerGarbageLines: invalid lines before a neighbour's link is closed.
  * - peerQueue: updates queued per neighbour; overflow forces a catch-up.
+ * - handshakeTimeoutMs: the longest wait for each peer handshake line (§7).
  */
 const DEFAULT_LIMITS = Object.freeze({
   threads: 128,
@@ -79,6 +80,7 @@ const DEFAULT_LIMITS = Object.freeze({
   reconnectMaxMs: 2000,
   peerGarbageLines: 10,
   peerQueue: 10000,
+  handshakeTimeoutMs: 5000,
 });
 
 /** TOML key (and flag stem) -> field of the limits object, with its type. */
@@ -92,6 +94,7 @@ const LIMIT_KEYS = {
   reconnect_max_ms: ['reconnectMaxMs', 'u64'],
   peer_garbage_lines: ['peerGarbageLines', 'u32'],
   peer_queue: ['peerQueue', 'usize'],
+  handshake_timeout_ms: ['handshakeTimeoutMs', 'u64'],
 };
 
 const MAX = { u32: 2n ** 32n - 1n, u64: 2n ** 64n - 1n, usize: 2n ** 64n - 1n };
@@ -155,10 +158,7 @@ function parseConfig(text, overrides = {}) {
   }
   table('config', raw, ['places', 'server', 'herd', 'limits']);
   const herd = raw.herd === undefined ? {} : table('[herd]', raw.herd, ['secret_env']);
-  if (herd.secret_env !== undefined) {
-    string('[herd] secret_env', herd.secret_env);
-    throw new ConfigError('[herd] secret_env: authenticated peer links (PROTOCOL §7) are not built yet');
-  }
+  const secretEnv = herd.secret_env === undefined ? null : string('[herd] secret_env', herd.secret_env);
   const places = placesConfig(raw.places === undefined ? {} : table('[places]', raw.places, ['provider', 'url', 'timeout_ms']), overrides);
   const limits = limitsConfig(raw.limits === undefined ? {} : table('[limits]', raw.limits, Object.keys(LIMIT_KEYS)), overrides);
   let rawServers = raw.server === undefined ? [] : raw.server;
@@ -166,7 +166,21 @@ function parseConfig(text, overrides = {}) {
     throw new ConfigError(`server: invalid type: ${describeValue(rawServers)}, expected a sequence`);
   }
   const servers = serversConfig(rawServers.map((s, i) => table(`[[server]] #${i + 1}`, s, ['name', 'addr', 'peers'])));
-  return { places, servers, limits };
+  return { places, servers, limits, secretEnv };
+}
+
+/**
+ * The herd secret (PROTOCOL §7): the bytes of the environment variable
+ * `[herd] secret_env` names, or null when the config names none. Unset or
+ * empty is a ConfigError naming the variable, never a value.
+ */
+function readSecret(config, env = process.env) {
+  if (config.secretEnv === null || config.secretEnv === undefined) return null;
+  const value = Object.prototype.hasOwnProperty.call(env, config.secretEnv) ? env[config.secretEnv] : undefined;
+  if (typeof value !== 'string' || value === '') {
+    throw new ConfigError(`[herd] secret_env: the environment variable ${config.secretEnv} is not set or is empty`);
+  }
+  return Buffer.from(value);
 }
 
 function placesConfig(raw, overrides) {
@@ -318,4 +332,5 @@ module.exports = {
   loadConfig,
   serverOf,
   splitAddr,
+  readSecret,
 };

@@ -6,7 +6,8 @@
 // -> places). Answers to lines that arrived together are gathered and
 // written in one write; a WHATSAT waiting for a network provider holds the
 // lines behind it (answers stay in order) and pauses the socket. A valid
-// `PEER` first line moves the socket to peer.js.
+// `PEER` first line moves the socket to peer.js (through the PROTOCOL §7
+// handshake there when the herd has a secret).
 //
 // Timers, because a Node socket has none that act: `socket.setTimeout`
 // only emits an event, and any byte resets it. So the idle deadline is our
@@ -21,6 +22,7 @@ const { record } = require('./cache');
 const { formatAddr } = require('./logfile');
 const { whatsatJson, whatsatJsonSync } = require('./places');
 const peer = require('./peer');
+const peerAuth = require('./peer_auth');
 
 /** After refusing a line, what the client still sends is read and dropped
  * for up to this long (and this much) so the close does not turn into a
@@ -148,6 +150,10 @@ function serveClient(node, socket) {
       node.log.received(addr, line);
       const wasFirst = first;
       first = false;
+      if (wasFirst && node.secret && protocol.firstField(line) === 'PEER') {
+        authenticatedHello(line);
+        return;
+      }
       const request = protocol.parse(line);
       switch (request.kind) {
         case 'blank':
@@ -214,18 +220,31 @@ function serveClient(node, socket) {
   const refuse = () => {
     flush();
     finish();
-    socket.end();
     socket.removeListener('data', onData);
-    let drained = 0;
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-    socket.on('data', (chunk) => {
-      drained += chunk.length;
-      if (drained >= LINGER_BYTES) socket.destroy();
-    });
-    socket.on('end', () => socket.destroy());
-    socket.on('close', () => clearTimeout(timer));
-    if (blocked) socket.resume();
-    socket.resume();
+    lingerClose(socket);
+  };
+
+  /** Where a secret is set the only good hello is `PEER <neighbour>
+   * <nonce>`: on to peer.js's handshake; else `? ` + the line and close. */
+  const authenticatedHello = (line) => {
+    const words = protocol.fields(protocol.decode(line) || '');
+    const parsed = peerAuth.hello(line);
+    let why = null;
+    if (!parsed) why = words.length === 2 ? 'no nonce (a bare PEER)' : 'malformed PEER line';
+    else if (!node.neighbours.has(parsed.name)) why = 'not a neighbour';
+    else if (!peerAuth.validNonce(parsed.nonce)) why = 'bad nonce';
+    if (why !== null) {
+      node.log.notice(`link from ${words.length > 1 ? words[1] : '?'} (${addr}) refused: ${why}`);
+      answer(protocol.invalidAnswer(line));
+      refuse();
+      return;
+    }
+    flush();
+    finish();
+    socket.removeListener('data', onData);
+    socket.removeListener('end', onEnd);
+    // Until WELCOME the connection still counts as a client.
+    peer.handshake(node, parsed.name, parsed.nonce, socket, framer, addr, events.splice(0), eof, lingerClose);
   };
 
   /** Hands the socket, and any lines already read, to peer.js. */
@@ -239,6 +258,20 @@ function serveClient(node, socket) {
   };
 
   armIdle();
+}
+
+/** Half-closes, drains what the other end still sends for a while, closes. */
+function lingerClose(socket) {
+  socket.end();
+  let drained = 0;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  socket.on('data', (chunk) => {
+    drained += chunk.length;
+    if (drained >= LINGER_BYTES) socket.destroy();
+  });
+  socket.on('end', () => socket.destroy());
+  socket.on('close', () => clearTimeout(timer));
+  socket.resume();
 }
 
 /** IAMAT: stamp the receipt time, keep and flood if newer, answer AT. */

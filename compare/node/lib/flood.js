@@ -4,7 +4,9 @@
 // each record that changed the cache; it goes on every other neighbour's
 // queue and never waits. Each Sender keeps one persistent link: it connects
 // (retrying with backoff from reconnectMinMs doubling to reconnectMaxMs
-// while the neighbour is down), says `PEER <name>`, sends a catch-up dump
+// while the neighbour is down), says `PEER <name>` (or, where the herd has
+// a secret, runs the opener's side of the PROTOCOL §7 challenge-response; a
+// refused handshake counts as a failed attempt), sends a catch-up dump
 // of the whole cache, then writes queued AT lines as they come. A full
 // queue drops the update and marks the link for a new catch-up dump, which
 // carries everything the dropped updates did. The acceptor never writes on
@@ -13,6 +15,8 @@
 const net = require('node:net');
 const { splitAddr } = require('./config');
 const { formatAddr } = require('./logfile');
+const { LineFramer } = require('./line-stream');
+const peerAuth = require('./peer_auth');
 
 /** How long one connection attempt may take. */
 const CONNECT_TIMEOUT_MS = 1000;
@@ -87,25 +91,95 @@ class Sender {
     this.socket = socket;
     let peerAddr = this.addr;
     let why = null;
+    let handshaking = false;
+    let refused = null;
     const connectTimer = setTimeout(() => {
       why = 'connection timed out';
       socket.destroy();
     }, CONNECT_TIMEOUT_MS);
+    const goUp = (hello) => {
+      this.up = true;
+      this.backoff = this.node.limits.reconnectMinMs;
+      this.reportedDown = false;
+      this.node.log.notice(`link to ${this.name} (${peerAddr}) up`);
+      if (hello) this.write([hello]);
+      this.catchUp();
+      this.send();
+    };
+    // The opener's handshake (PROTOCOL §7): each answer line within
+    // handshakeTimeoutMs, else the attempt is refused and retried later.
+    const limits = this.node.limits;
+    const framer = new LineFramer(limits.maxLineBytes);
+    const nonceO = peerAuth.newNonce();
+    let nonceA = null;
+    let handshakeTimer = null;
+    const refuse = (text) => {
+      refused = text;
+      socket.destroy();
+    };
+    const awaitLine = (word) => {
+      clearTimeout(handshakeTimer);
+      handshakeTimer = setTimeout(() => refuse(`no ${word} within ${limits.handshakeTimeoutMs} ms`), limits.handshakeTimeoutMs);
+    };
+    const unexpected = (word, line) => {
+      const text = line.toString('utf8');
+      return `expected ${word}, got ${JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}...` : text)}`;
+    };
+    const handshakeLine = (event) => {
+      if (event.type === 'tooLong') {
+        this.node.log.received(peerAddr, event.head);
+        refuse('line too long');
+        return;
+      }
+      this.node.log.received(peerAddr, event.line);
+      const secret = this.node.secret;
+      if (nonceA === null) {
+        const got = peerAuth.operand(event.line, 'CHALLENGE');
+        if (got === null || !peerAuth.validNonce(got)) {
+          refuse(unexpected('CHALLENGE', event.line));
+          return;
+        }
+        nonceA = got;
+        awaitLine('WELCOME');
+        this.write([`PROOF ${peerAuth.proof(secret, this.node.name, this.name, nonceO, nonceA)}`]);
+        return;
+      }
+      const got = peerAuth.operand(event.line, 'WELCOME');
+      if (got === null) {
+        refuse(unexpected('WELCOME', event.line));
+        return;
+      }
+      if (!peerAuth.matches(peerAuth.welcome(secret, this.name, this.node.name, nonceA, nonceO), got)) {
+        refuse('wrong WELCOME');
+        return;
+      }
+      clearTimeout(handshakeTimer);
+      handshaking = false;
+      goUp();
+    };
     socket.on('connect', () => {
       clearTimeout(connectTimer);
       socket.setNoDelay(true);
       peerAddr = formatAddr(socket.remoteAddress, socket.remotePort);
       this.peerAddr = peerAddr;
-      this.up = true;
-      this.backoff = this.node.limits.reconnectMinMs;
-      this.reportedDown = false;
-      this.node.log.notice(`link to ${this.name} (${peerAddr}) up`);
-      this.write([`PEER ${this.node.name}`]);
-      this.catchUp();
-      this.send();
+      if (!this.node.secret) {
+        goUp(`PEER ${this.node.name}`);
+        return;
+      }
+      handshaking = true;
+      awaitLine('CHALLENGE');
+      this.write([`PEER ${this.node.name} ${nonceO}`]);
     });
-    socket.on('data', () => {}); // the acceptor never writes; stray bytes are ignored
+    socket.on('data', (chunk) => {
+      // After the handshake the acceptor never writes; stray bytes are ignored.
+      if (!handshaking) return;
+      for (const event of framer.push(chunk)) {
+        if (!handshaking || refused !== null) return;
+        handshakeLine(event);
+      }
+    });
     socket.on('end', () => {
+      if (handshaking && refused === null) refused = 'closed during the handshake';
       why = why || 'closed by the neighbour';
       socket.destroy();
     });
@@ -114,6 +188,7 @@ class Sender {
     });
     socket.on('close', () => {
       clearTimeout(connectTimer);
+      clearTimeout(handshakeTimer);
       if (this.writeTimer) clearTimeout(this.writeTimer);
       this.writeTimer = null;
       this.socket = null;
@@ -121,6 +196,8 @@ class Sender {
       if (this.up) {
         this.up = false;
         this.node.log.notice(`link to ${this.name} (${peerAddr}) down: ${this.stopped ? 'node stopping' : why || 'closed'}`);
+      } else if (handshaking && !this.stopped) {
+        this.node.log.notice(`link to ${this.name} (${peerAddr}) refused: ${refused || why || 'closed during the handshake'}`);
       } else if (!this.reportedDown && !this.stopped) {
         this.reportedDown = true;
         this.node.log.notice(

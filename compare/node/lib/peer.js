@@ -7,9 +7,85 @@
 // is ever answered. Invalid lines are counted and the link closed at
 // `peerGarbageLines`. A link has no idle timeout (it lives as long as the
 // neighbour), and a second link from the same neighbour replaces the first.
+// Where the herd has a secret, `handshake` runs the acceptor's side of the
+// PROTOCOL §7 challenge-response first.
 
 const protocol = require('./protocol');
 const { record } = require('./cache');
+const peerAuth = require('./peer_auth');
+
+/**
+ * The acceptor's handshake: CHALLENGE, then one PROOF line within
+ * handshakeTimeoutMs, then WELCOME and acceptInbound. Any failure answers
+ * `? ` + the line (when there is one), logs why, and hands the socket to
+ * `close` (connection.js's linger close).
+ */
+function handshake(node, name, nonceO, socket, framer, addr, pending, eof, close) {
+  const nonceA = peerAuth.newNonce();
+  let decided = false;
+  const send = (line) => {
+    node.log.sent(addr, line);
+    socket.write(`${line}\n`);
+  };
+  const stopListening = () => {
+    decided = true;
+    clearTimeout(timer);
+    socket.removeListener('data', onData);
+    socket.removeListener('end', onEnd);
+  };
+  const refuse = (why, answer) => {
+    stopListening();
+    node.log.notice(`link from ${name} (${addr}) refused: ${why}`);
+    if (answer) {
+      node.log.sent(addr, answer.subarray(0, answer.length - 1));
+      socket.write(answer);
+    }
+    close(socket);
+  };
+  const handle = (events) => {
+    if (decided || events.length === 0) return;
+    const event = events.shift();
+    if (event.type === 'tooLong') {
+      node.log.received(addr, event.head);
+      refuse('line too long', protocol.invalidAnswer(event.head));
+      return;
+    }
+    node.log.received(addr, event.line);
+    const got = peerAuth.operand(event.line, 'PROOF');
+    if (got === null) {
+      refuse('expected PROOF', protocol.invalidAnswer(event.line));
+      return;
+    }
+    if (!peerAuth.matches(peerAuth.proof(node.secret, name, node.name, nonceO, nonceA), got)) {
+      refuse('wrong proof', protocol.invalidAnswer(event.line));
+      return;
+    }
+    stopListening();
+    send(`WELCOME ${peerAuth.welcome(node.secret, node.name, name, nonceA, nonceO)}`);
+    node.clients.delete(socket); // a link is not a client
+    acceptInbound(node, name, socket, framer, addr, events, eof);
+  };
+  const onData = (chunk) => handle(framer.push(chunk));
+  const onEnd = () => {
+    eof = true;
+    handle(framer.end());
+    if (!decided) refuse('closed during the handshake', null);
+  };
+  const timer = setTimeout(() => {
+    if (!decided) refuse(`no PROOF within ${node.limits.handshakeTimeoutMs} ms`, null);
+  }, node.limits.handshakeTimeoutMs);
+  socket.on('data', onData);
+  socket.on('end', onEnd);
+  socket.once('close', () => {
+    if (decided) return;
+    stopListening();
+    if (!node.stopping) node.log.notice(`link from ${name} (${addr}) refused: connection broken during the handshake`);
+  });
+  send(`CHALLENGE ${nonceA}`);
+  handle(pending);
+  if (eof && !decided) refuse('closed during the handshake', null);
+  socket.resume();
+}
 
 /** Serves the link from neighbour `name`; `pending` are framer events already read. */
 function acceptInbound(node, name, socket, framer, addr, pending, eof) {
@@ -73,4 +149,4 @@ function acceptInbound(node, name, socket, framer, addr, pending, eof) {
   socket.resume();
 }
 
-module.exports = { acceptInbound };
+module.exports = { acceptInbound, handshake };

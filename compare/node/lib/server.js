@@ -42,7 +42,8 @@ function serverAddr(server) {
 
 /**
  * Starts node `options.name` of `config` on `options.server` (listening).
- * options: {name, server, places, logDir, clock?}.
+ * options: {name, server, places, logDir, clock?, secret?} (secret: the herd
+ * secret as a Buffer, PROTOCOL §7; none means bare `PEER <name>` links).
  */
 function startNode(config, options) {
   const me = serverOf(config, options.name);
@@ -60,6 +61,7 @@ function startNode(config, options) {
     flooder: null,
     server: options.server,
     stopping: false,
+    secret: options.secret || null,
   };
   node.flooder = new Flooder(node, neighbours);
   const addr = serverAddr(options.server);

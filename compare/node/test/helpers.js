@@ -12,7 +12,8 @@ const { Offline } = require('../lib/places/offline');
 
 let offline = null;
 
-/** names: {Name: [peers]}; limits: TOML lines for [limits]. */
+/** names: {Name: [peers]}; limits: TOML lines for [limits]; options:
+ * {places, clock, secrets: {Name: Buffer}}. */
 async function startHerd(topology, limits = '', options = {}) {
   const names = Object.keys(topology);
   const servers = {};
@@ -29,12 +30,20 @@ async function startHerd(topology, limits = '', options = {}) {
   const herd = { config, logDir, nodes: {}, servers };
   herd.start = async (name) => {
     if (!herd.servers[name]) herd.servers[name] = await listen(config.servers.find((s) => s.name === name).addr);
-    herd.nodes[name] = startNode(config, { name, server: herd.servers[name], places: options.places || offline, logDir, clock: options.clock });
+    herd.nodes[name] = startNode(config, { name, server: herd.servers[name], places: options.places || offline, logDir, clock: options.clock,
+      secret: options.secrets ? options.secrets[name] : undefined });
   };
   herd.kill = async (name) => {
     await herd.nodes[name].stop();
     delete herd.nodes[name];
     delete herd.servers[name];
+  };
+  herd.logText = (name) => {
+    try {
+      return fs.readFileSync(path.join(logDir, `${name}.log`), 'utf8');
+    } catch {
+      return '';
+    }
   };
   herd.port = (name) => Number(config.servers.find((s) => s.name === name).addr.split(':')[1]);
   herd.stop = async () => {
