@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 
 from . import peer_auth
-from .config import split_host_port
+from .config import rust_debug, split_host_port
 from .line_reader import EOF, IDLE, Line, LineReader, TooLong
 from .logfile import format_addr
 from .peer import os_error_text
@@ -168,7 +168,7 @@ def _unexpected(text, expected: str) -> str:
     if isinstance(text, _NoLine):
         return text.why
     shown = text if len(text) <= 200 else text[:200] + "..."
-    return f"expected {expected}, got {shown!r}"
+    return f"expected {expected}, got {rust_debug(shown)}"
 
 
 async def serve_link(state, link: LinkQueue, reader, writer, addr) -> str:

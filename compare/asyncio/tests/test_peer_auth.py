@@ -110,7 +110,9 @@ def test_nodes_with_the_same_secret_link_and_flood(herd_factory):
     assert eventually(lambda: ask(c_addr, b"WHATSAT kiwi 1 1\n").startswith(line))
     log = herd.log_text("B")
     assert "CHALLENGE " in log and "PROOF " in log and "WELCOME " in log
-    assert "link to C (" in log and "link from A (" in log and "refused" not in log
+    assert "link to C (" in log and "link from A (" in log
+    # (A first attempt may meet a node still starting: a reset, not a refusal.)
+    assert "refused: wrong" not in log and "refused: expected" not in log
 
 
 def test_a_node_with_a_wrong_secret_is_refused_both_ways(herd_factory):
@@ -132,7 +134,7 @@ def test_a_node_with_a_wrong_secret_is_refused_both_ways(herd_factory):
                       and refusals("C", "refused: wrong proof") >= c_before + 2)
     assert ask(herd.addrs["C"], b"WHATSAT kiwi 1 1\n") == b"? WHATSAT kiwi 1 1\n"
     b_log, c_log = herd.log_text("B"), herd.log_text("C")
-    assert "link from C (" in b_log and "link to C (" in b_log and "refused: expected WELCOME" in b_log
+    assert "link from C (" in b_log and "link to C (" in b_log and 'refused: expected WELCOME, got "? PROOF ' in b_log
     assert "link from B (" in c_log and "link to B (" in c_log
     assert not [x for x in c_log.splitlines() if x.endswith(") up")]  # C's only links are with B
     assert not [x for x in b_log.splitlines() if x.endswith(") up") and " C (" in x]
