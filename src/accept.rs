@@ -49,6 +49,7 @@ fn admit(state: &Arc<NodeState>, pool: &ThreadPool, stream: TcpStream) {
     let limits = state.limits();
     if state.clients.fetch_add(1, Ordering::AcqRel) >= limits.max_clients {
         state.clients.fetch_sub(1, Ordering::AcqRel);
+        state.metrics.refused();
         state.log.notice(format_args!(
             "refused {addr}: {} client connections already open",
             limits.max_clients
@@ -60,7 +61,11 @@ fn admit(state: &Arc<NodeState>, pool: &ThreadPool, stream: TcpStream) {
     let socket_id = state.sockets.register(&stream);
     let state = Arc::clone(state);
     let accepted = Instant::now();
-    pool.execute(move || connection::serve(state, stream, addr, socket_id, accepted));
+    state.metrics.waiting_add();
+    pool.execute(move || {
+        let _busy = state.metrics.taken_by_worker();
+        connection::serve(Arc::clone(&state), stream, addr, socket_id, accepted);
+    });
 }
 
 fn is_resource_shortage(e: &io::Error) -> bool {

@@ -81,6 +81,7 @@ pub fn serve(
                     "{addr}: line over {} bytes",
                     limits.max_line_bytes
                 ));
+                state.metrics.client_invalid();
                 cmd::invalid(head, &mut out);
                 log.sent(addr, trim_newline(&out));
                 Outcome::Close

@@ -13,7 +13,7 @@
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -60,6 +60,8 @@ struct LinkQueue {
     /// Wakes the sender out of its backoff (the neighbour just connected to
     /// us, so it is back up).
     wake: Sender<()>,
+    /// Updates dropped on a full queue (read by the metrics).
+    dropped: AtomicU64,
 }
 
 /// The receiving side of one neighbour's queue, for its sender thread.
@@ -86,6 +88,7 @@ impl Flooder {
                 updates: updates_tx,
                 resync: Arc::clone(&resync),
                 wake: wake_tx,
+                dropped: AtomicU64::new(0),
             });
             plans.push(LinkPlan {
                 name: name.clone(),
@@ -108,7 +111,10 @@ impl Flooder {
         {
             match link.updates.try_send(Arc::clone(record)) {
                 Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-                Err(TrySendError::Full(_)) => link.resync.store(true, Ordering::Release),
+                Err(TrySendError::Full(_)) => {
+                    link.resync.store(true, Ordering::Release);
+                    link.dropped.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -119,6 +125,14 @@ impl Flooder {
         if let Some(link) = self.links.iter().find(|link| link.name == neighbour) {
             let _ = link.wake.try_send(());
         }
+    }
+
+    /// Updates dropped so far because `neighbour`'s queue was full.
+    pub fn dropped(&self, neighbour: &str) -> Option<u64> {
+        self.links
+            .iter()
+            .find(|link| link.name == neighbour)
+            .map(|link| link.dropped.load(Ordering::Relaxed))
     }
 
     /// Updates waiting in `neighbour`'s queue.
@@ -160,6 +174,7 @@ fn keep_link(state: &NodeState, plan: &LinkPlan) {
                     state
                         .log
                         .notice(format_args!("link to {} ({addr}) up", plan.name));
+                    let _up = state.metrics.link_up(&plan.name);
                     let why = serve_link(state, plan, link, &stream);
                     state
                         .log
@@ -254,8 +269,9 @@ fn serve_link(
                 if last_batch.elapsed() < BUSY {
                     std::thread::sleep(GATHER);
                 }
-                if let Err(e) = link.send_batch(state, first, &plan.updates) {
-                    return e.to_string();
+                match link.send_batch(state, first, &plan.updates) {
+                    Ok(sent) => state.metrics.floods_sent(&plan.name, sent),
+                    Err(e) => return e.to_string(),
                 }
                 last_batch = Instant::now();
             }
@@ -295,6 +311,7 @@ impl Link<'_> {
             self.send_line(&record.line)?;
         }
         self.finish(state)?;
+        state.metrics.catch_up(&plan.name, snapshot.len());
         state.log.notice(format_args!(
             "catch-up to {}: {} clients sent",
             plan.name,
@@ -304,18 +321,20 @@ impl Link<'_> {
     }
 
     /// Writes `first` and whatever else is queued (up to [`BATCH`]), then
-    /// flushes once.
+    /// flushes once; returns how many lines it wrote.
     fn send_batch(
         &mut self,
         state: &NodeState,
         first: Arc<AtRecord>,
         more: &Receiver<Arc<AtRecord>>,
-    ) -> io::Result<()> {
+    ) -> io::Result<u64> {
         self.send_line(&first.line)?;
+        let mut sent = 1;
         for record in more.try_iter().take(BATCH - 1) {
             self.send_line(&record.line)?;
+            sent += 1;
         }
-        self.finish(state)
+        self.finish(state).map(|()| sent)
     }
 
     fn finish(&mut self, state: &NodeState) -> io::Result<()> {

@@ -36,6 +36,7 @@ pub mod flood;
 pub mod framing;
 pub mod line_reader;
 pub mod logfile;
+pub mod metrics;
 pub mod node;
 pub mod node_args;
 pub mod peer;

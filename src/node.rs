@@ -22,6 +22,7 @@ use crate::cache::Cache;
 use crate::config::{Config, Limits};
 use crate::flood::{self, Flooder};
 use crate::logfile::{self, LogWriter, NodeLog};
+use crate::metrics::Metrics;
 use crate::peer::InboundLinks;
 use crate::peer_auth::HerdSecret;
 use crate::places::PlacesHandle;
@@ -52,6 +53,8 @@ pub struct NodeState {
     pub inbound: InboundLinks,
     /// The herd's shared secret: links authenticate (PROTOCOL §7).
     pub secret: Option<HerdSecret>,
+    /// Counters for `--metrics-addr` (kept whether or not it is served).
+    pub metrics: Metrics,
 }
 
 impl std::fmt::Debug for NodeState {
@@ -152,6 +155,7 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
         clients: AtomicUsize::new(0),
         inbound: InboundLinks::default(),
         secret: options.secret,
+        metrics: Metrics::new(&me.peers, config.limits.threads),
     });
     state.log.notice(format_args!(
         "{} listening on {addr}, {} workers, neighbours: {}",

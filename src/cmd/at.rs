@@ -9,7 +9,9 @@ use crate::node::NodeState;
 use crate::protocol::AtLine;
 
 pub fn run(state: &NodeState, from: &str, at: &AtLine<'_>) {
-    if let Some(stored) = state.cache.offer(AtRecord::new(at)) {
+    let stored = state.cache.offer(AtRecord::new(at));
+    state.metrics.flood_received(stored.is_some());
+    if let Some(stored) = stored {
         state.flooder.flood(&stored, Some(from));
     }
 }

@@ -38,36 +38,46 @@ pub enum Outcome {
 /// neighbour may say `PEER`.
 pub fn client_line(state: &NodeState, line: &[u8], first: bool, out: &mut Vec<u8>) -> Outcome {
     let Ok(text) = std::str::from_utf8(line) else {
+        state.metrics.client_invalid();
         invalid(line, out);
         return Outcome::Continue;
     };
     match protocol::parse(text) {
         Request::Blank => Outcome::Continue,
         Request::IAmAt(iamat) => {
+            state.metrics.iamat();
             iamat::run(state, &iamat, out);
             Outcome::Continue
         }
         Request::WhatsAt(whatsat) => {
-            if !whatsat::run(state, &whatsat, out) {
+            if whatsat::run(state, &whatsat, out) {
+                state.metrics.whatsat();
+            } else {
+                state.metrics.client_invalid();
                 invalid(line, out);
             }
             Outcome::Continue
         }
-        Request::Peer(name, nonce) if first => peer_hello(
+        Request::Peer(name, nonce) if first => {
+            state.metrics.peer_hello();
+            peer_hello(
             state.secret.as_ref(),
             state.is_neighbour(name),
-            (name, nonce),
-            line,
-            out,
-        ),
+                (name, nonce),
+                line,
+                out,
+            )
+        }
         // A malformed PEER line is refused and the connection closed
         // (PROTOCOL §3).
         _ if first && protocol::fields(text).next() == Some("PEER") => {
+            state.metrics.client_invalid();
             invalid(line, out);
             Outcome::RefusePeer("a malformed PEER line")
         }
         // Includes an AT line from a connection that is not a peer.
         _ => {
+            state.metrics.client_invalid();
             invalid(line, out);
             Outcome::Continue
         }
@@ -103,6 +113,7 @@ pub fn peer_hello(
 /// Nothing is ever answered on a peer link.
 pub fn peer_line(state: &NodeState, from: &str, line: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(line) else {
+        state.metrics.peer_invalid();
         return false;
     };
     match protocol::parse(text) {
@@ -111,7 +122,10 @@ pub fn peer_line(state: &NodeState, from: &str, line: &[u8]) -> bool {
             at::run(state, from, &at_line);
             true
         }
-        _ => false,
+        _ => {
+            state.metrics.peer_invalid();
+            false
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! WHATSAT: what is near a client the herd knows?
 //!
 //! Looks the client up in the cache (its newest AT line, from any server),
-//! asks the Places provider about its location (outside every lock), and
-//! answers the AT line, a newline, the JSON and a blank line.
+//! asks the Places provider about its location (outside every lock, timed
+//! for the metrics), and answers the AT line, a newline, the JSON and a
+//! blank line.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::cache::{AtRecord, Cache};
 use crate::node::NodeState;
@@ -17,7 +19,10 @@ pub fn run(state: &NodeState, whatsat: &WhatsAt<'_>, out: &mut Vec<u8>) -> bool 
     let Some((record, query)) = lookup(&state.cache, whatsat) else {
         return false;
     };
-    let json = places::whatsat_json(state.places.as_ref(), &query);
+    let asked = Instant::now();
+    let answer = state.places.nearby(&query);
+    state.metrics.places.observe(asked.elapsed(), &answer);
+    let json = places::answer_json(answer, query.bound);
     write_answer(&record, &json, out);
     true
 }

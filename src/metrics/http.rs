@@ -1,0 +1,220 @@
+//! The scrape endpoint: `GET /metrics` over a std `TcpListener`.
+//!
+//! One thread of its own, one connection at a time: read the request head
+//! (at most [`HEAD_LIMIT`] bytes within [`READ_DEADLINE`]), answer, close.
+//! Hand-written rather than a crate: a scrape is one request and one
+//! answer, and the node pulls in no HTTP server or async runtime for it.
+//! Garbage gets `400` and a close, other paths `404`, other methods `405`.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::render::{CONTENT_TYPE, render};
+use crate::node::NodeState;
+
+/// The largest request head read; a longer one is answered `400`.
+pub const HEAD_LIMIT: usize = 8 * 1024;
+
+/// How long a request head may take to arrive, in all.
+pub const READ_DEADLINE: Duration = Duration::from_secs(2);
+
+/// How long an answer may take to leave.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long, at most, what a client still sends after its answer is read
+/// and dropped before the close.
+const DRAIN: Duration = Duration::from_millis(200);
+
+/// A running scrape endpoint.
+#[derive(Debug)]
+pub struct MetricsServer {
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+/// Serves `state`'s metrics on `listener` (already bound, so that a bad
+/// address fails start-up) until [`MetricsServer::stop`].
+pub fn serve(listener: TcpListener, state: Arc<NodeState>) -> io::Result<MetricsServer> {
+    let addr = listener.local_addr()?;
+    let stopping = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stopping);
+    let thread = std::thread::Builder::new()
+        .name(format!("metrics-{}", state.name()))
+        .spawn(move || {
+            for incoming in listener.incoming() {
+                if flag.load(Ordering::Acquire) {
+                    break;
+                }
+                if let Ok(stream) = incoming {
+                    answer(&state, &stream);
+                }
+            }
+        })?;
+    Ok(MetricsServer {
+        addr,
+        stopping,
+        thread,
+    })
+}
+
+impl MetricsServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving: wakes the accept with a connection to itself, then
+    /// joins the thread (it finishes at most the scrape in progress).
+    pub fn stop(self) {
+        self.stopping.store(true, Ordering::Release);
+        let _ = TcpStream::connect_timeout(&wake_addr(self.addr), Duration::from_millis(500));
+        let _ = self.thread.join();
+    }
+}
+
+/// Reads one request from `stream` and answers it; errors just close.
+fn answer(state: &NodeState, stream: &TcpStream) {
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let response = match read_head(stream) {
+        Ok(Some(head)) => respond(state, &head),
+        Ok(None) => status_only(400, "Bad Request"),
+        Err(_) => return, // timed out or broken: nothing to answer
+    };
+    let _ = (&*stream).write_all(&response);
+    let _ = stream.shutdown(Shutdown::Write);
+    drain(stream);
+}
+
+/// The request head up to its blank line; `None` if it is over the limit
+/// or the peer closed before finishing it.
+fn read_head(stream: &TcpStream) -> io::Result<Option<Vec<u8>>> {
+    let deadline = Instant::now() + READ_DEADLINE;
+    let mut head = Vec::with_capacity(512);
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(end) = head_end(&head) {
+            head.truncate(end);
+            return Ok(Some(head));
+        }
+        if head.len() >= HEAD_LIMIT {
+            return Ok(None);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_read_timeout(Some(left))?;
+        let n = (&*stream).read(&mut chunk)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        head.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Where the head's blank line starts (CRLF CRLF, or bare LF LF).
+fn head_end(bytes: &[u8]) -> Option<usize> {
+    let crlf = bytes.windows(4).position(|w| w == b"\r\n\r\n");
+    let lf = bytes.windows(2).position(|w| w == b"\n\n");
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The whole response to a request head.
+fn respond(state: &NodeState, head: &[u8]) -> Vec<u8> {
+    let Ok(head) = std::str::from_utf8(head) else {
+        return status_only(400, "Bad Request");
+    };
+    let request_line = head.lines().next().unwrap_or("");
+    let mut parts = request_line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return status_only(400, "Bad Request");
+    };
+    if !version.starts_with("HTTP/1.") || !target.starts_with('/') {
+        return status_only(400, "Bad Request");
+    }
+    let path = target.split('?').next().unwrap_or(target);
+    if path != "/metrics" {
+        return status_only(404, "Not Found");
+    }
+    match method {
+        "GET" => response(200, "OK", CONTENT_TYPE, render(state).as_bytes(), true),
+        "HEAD" => response(200, "OK", CONTENT_TYPE, render(state).as_bytes(), false),
+        _ => status_only(405, "Method Not Allowed"),
+    }
+}
+
+fn status_only(code: u16, reason: &str) -> Vec<u8> {
+    let body = format!("{code} {reason}\n");
+    response(
+        code,
+        reason,
+        "text/plain; charset=utf-8",
+        body.as_bytes(),
+        true,
+    )
+}
+
+fn response(code: u16, reason: &str, content_type: &str, body: &[u8], with_body: bool) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if code == 405 {
+        out.extend_from_slice(b"Allow: GET, HEAD\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if with_body {
+        out.extend_from_slice(body);
+    }
+    out
+}
+
+/// Reads what the client still sends (briefly, boundedly) so that closing
+/// does not reset the connection under the answer.
+fn drain(stream: &TcpStream) {
+    let deadline = Instant::now() + DRAIN;
+    let mut scratch = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match (&*stream).read(&mut scratch) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The bound address with an unspecified IP replaced by loopback.
+fn wake_addr(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_ends_at_the_first_blank_line() {
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nrest"), Some(23));
+        assert_eq!(head_end(b"GET / HTTP/1.0\n\n"), Some(14));
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
+    }
+}
