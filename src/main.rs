@@ -167,6 +167,10 @@ fn load_config(path: Option<&Path>, overrides: &Overrides) -> Result<Config, Fai
 fn run_node(args: NodeArgs) -> Result<(), Failure> {
     let overrides = args.overrides();
     let config = load_config(args.common.config.as_deref(), &overrides)?;
+    let metrics_addr = match &args.metrics_addr {
+        Some(text) => Some(resolve_flag_addr("--metrics-addr", text)?),
+        None => None,
+    };
     let me = config.server(&args.name).map_err(config_error)?;
     // Two descriptors per client (see `fd_limit.rs`).
     herd::fd_limit::raise_for(config.limits.max_clients, 2, me.peers.len());
@@ -176,6 +180,17 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     // Catch SIGINT/SIGTERM before the port opens: from the moment a client
     // (or `herd up`) can see the node, a signal means a clean stop.
     let signals = catch_signals()?;
+    // The metrics port first: a bad one stops start-up before any client
+    // can reach the node.
+    let metrics_listener = match metrics_addr {
+        Some(addr) => Some(TcpListener::bind(addr).map_err(|e| {
+            Failure(
+                format!("{}: cannot serve metrics on {addr}: {e}", me.name),
+                1,
+            )
+        })?),
+        None => None,
+    };
     let listener = TcpListener::bind(&me.addr)
         .map_err(|e| Failure(format!("{}: cannot listen on {}: {e}", me.name, me.addr), 1))?;
     let options = NodeOptions {
@@ -189,6 +204,13 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     let node = herd::start(&config, options)
         .map_err(|e| Failure(format!("{}: cannot start: {e}", args.name), 1))?;
     forward_signals(signals, node.shutdown())?;
+    let metrics = match metrics_listener {
+        Some(listener) => Some(
+            herd::metrics::serve(listener, Arc::clone(node.state()))
+                .map_err(|e| Failure(format!("{}: cannot serve metrics: {e}", args.name), 1))?,
+        ),
+        None => None,
+    };
     log::info!(
         "{} listening on {}, {} workers, log {}",
         args.name,
@@ -196,8 +218,18 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
         config.limits.threads,
         node.state().log.path().display()
     );
+    if let Some(metrics) = &metrics {
+        log::info!(
+            "{} serving metrics on http://{}/metrics",
+            args.name,
+            metrics.addr()
+        );
+    }
     node.wait_for_stop_signal();
     let report = node.stop();
+    if let Some(metrics) = metrics {
+        metrics.stop();
+    }
     log::info!(
         "{} stopped in {} ms ({} worker panics)",
         args.name,
@@ -383,7 +415,13 @@ fn standin_options(args: &ServeArgs, env_keys: Option<&str>) -> Result<StandinOp
 
 /// `host:port` to the first address it names.
 fn resolve_addr(text: &str) -> Result<SocketAddr, Failure> {
-    let bad = |why: String| config_error(format!("--addr {text:?}: {why}"));
+    resolve_flag_addr("--addr", text)
+}
+
+/// The `host:port` of `flag` to the first address it names; else a
+/// command-line error (exit 2).
+fn resolve_flag_addr(flag: &str, text: &str) -> Result<SocketAddr, Failure> {
+    let bad = |why: String| config_error(format!("{flag} {text:?}: {why}"));
     let mut addrs = text.to_socket_addrs().map_err(|e| bad(e.to_string()))?;
     addrs
         .next()

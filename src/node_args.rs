@@ -18,6 +18,10 @@ pub struct NodeArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics (blocking
+    /// build only; other builds refuse it).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
 }
 
 #[derive(Args)]

@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 mod herd;
 mod limits;
+mod metrics;
 mod mixed;
 mod peer_auth;
 mod places;

@@ -58,6 +58,10 @@ fn config_error(e: impl ToString) -> Failure {
 }
 
 fn run_node(args: NodeArgs) -> Result<(), Failure> {
+    // The flag is shared with the blocking build, which alone serves metrics.
+    if args.metrics_addr.is_some() {
+        return Err(config_error("--metrics-addr: not built in this build"));
+    }
     let overrides = args.overrides();
     let config = match args.common.config.as_deref() {
         Some(path) => Config::load(path, &overrides),

@@ -35,6 +35,25 @@ fn config_errors_exit_2_with_one_line() {
 }
 
 #[test]
+fn the_metrics_flag_is_refused_in_one_line_before_any_port_opens() {
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let output = Command::new(BINARY)
+        .args(["node", "Clark", "--metrics-addr"])
+        .arg(addr.to_string())
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        "herd-tokio: --metrics-addr: not built in this build"
+    );
+    assert!(TcpStream::connect(addr).is_err(), "a metrics port opened");
+}
+
+#[test]
 fn a_signal_stops_the_node_cleanly() {
     for signal in ["TERM", "INT"] {
         let dir = tempfile::tempdir().expect("temp dir");
