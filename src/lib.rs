@@ -21,7 +21,8 @@
 //! threads; `config.rs` holds the herd and every limit; `logfile.rs` writes
 //! the per-node log; `shutdown.rs` is the stop latch; `client.rs` is a small
 //! blocking client used by `herd client` and the tests; `up.rs` runs a whole
-//! herd as child processes (`herd up`).
+//! herd as child processes (`herd up`); `metrics/` counts what the node
+//! does and serves it as Prometheus text (`herd node --metrics-addr`).
 
 #![forbid(unsafe_code)]
 
