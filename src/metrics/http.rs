@@ -29,6 +29,9 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// and dropped before the close.
 const DRAIN: Duration = Duration::from_millis(200);
 
+/// Pause after a failed accept.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
 /// A running scrape endpoint.
 #[derive(Debug)]
 pub struct MetricsServer {
@@ -50,8 +53,10 @@ pub fn serve(listener: TcpListener, state: Arc<NodeState>) -> io::Result<Metrics
                 if flag.load(Ordering::Acquire) {
                     break;
                 }
-                if let Ok(stream) = incoming {
-                    answer(&state, &stream);
+                match incoming {
+                    Ok(stream) => answer(&state, &stream),
+                    // Out of descriptors, say: do not spin while it lasts.
+                    Err(_) => std::thread::sleep(ACCEPT_ERROR_PAUSE),
                 }
             }
         })?;
