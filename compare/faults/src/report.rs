@@ -1,0 +1,191 @@
+//! Results: one row per fault, appended to `results.jsonl` as soon as it is
+//! known (an interrupted run keeps what it measured), a table on stdout, and
+//! `summary.md` with every row and the convergence times per build and
+//! scenario.
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    pub build: String,
+    pub scenario: String,
+    pub fault: String,
+    /// IAMATs sent and acked (AT answer received) while the fault was on.
+    pub sent: u64,
+    pub acked: u64,
+    /// Ids not settled within the bound (0 when nothing was lost).
+    pub lost: usize,
+    /// Ids on which the servers still up differed right after the writers
+    /// stopped (before the heal): nonzero shows the fault really split them.
+    pub diverged: usize,
+    /// Writers stopped -> the surviving components agree.
+    pub survivors_converge_s: Option<f64>,
+    /// Heal -> the whole herd agrees (first all-good poll round's end).
+    pub converge_s: Option<f64>,
+    /// Longest poll round: the resolution of the times.
+    pub resolution_s: f64,
+    pub pass: bool,
+    /// Not-good ids when something failed, or an error.
+    pub note: String,
+}
+
+pub fn append(path: &Path, row: &Row) -> Result<()> {
+    let mut f = File::options().create(true).append(true).open(path)?;
+    writeln!(f, "{}", serde_json::to_string(row)?)?;
+    Ok(())
+}
+
+fn secs(v: Option<f64>) -> String {
+    v.map_or("-".into(), |s| format!("{s:.2}"))
+}
+
+pub fn table(rows: &[Row]) -> String {
+    let mut s = format!(
+        "{:<9} {:<10} {:<34} {:>6} {:>6} {:>4} {:>5} {:>7} {:>7} {:>6} {}\n",
+        "build",
+        "scenario",
+        "fault",
+        "sent",
+        "acked",
+        "lost",
+        "split",
+        "surv s",
+        "conv s",
+        "res s",
+        "pass"
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:<9} {:<10} {:<34} {:>6} {:>6} {:>4} {:>5} {:>7} {:>7} {:>6.2} {}",
+            r.build,
+            r.scenario,
+            r.fault,
+            r.sent,
+            r.acked,
+            r.lost,
+            r.diverged,
+            secs(r.survivors_converge_s),
+            secs(r.converge_s),
+            r.resolution_s,
+            if r.pass { "ok" } else { "FAIL" }
+        );
+    }
+    s
+}
+
+/// summary.md: the verdict, convergence per build and scenario, every row.
+pub fn summary(rows: &[Row], header: &str) -> String {
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    let mut s = format!("# Fault harness run\n\n{header}\n\n");
+    let _ = writeln!(
+        s,
+        "**{}**: {} faults, {} failed, {} ids lost in all.\n",
+        if failed == 0 { "PASS" } else { "FAIL" },
+        rows.len(),
+        failed,
+        rows.iter().map(|r| r.lost).sum::<usize>()
+    );
+    s += "## Convergence time per build and scenario (seconds, heal -> all servers agree)\n\n";
+    s += "| build | scenario | faults | median | max | resolution (max poll round) |\n|---|---|---|---|---|---|\n";
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for r in rows {
+        let k = (r.build.clone(), r.scenario.clone());
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    for (b, sc) in &keys {
+        let group: Vec<&Row> = rows
+            .iter()
+            .filter(|r| &r.build == b && &r.scenario == sc)
+            .collect();
+        let mut times: Vec<f64> = group.iter().filter_map(|r| r.converge_s).collect();
+        times.sort_by(f64::total_cmp);
+        let median = times.get(times.len() / 2).copied();
+        let max = times.last().copied();
+        let res = group.iter().map(|r| r.resolution_s).fold(0.0, f64::max);
+        let _ = writeln!(
+            s,
+            "| {b} | {sc} | {} | {} | {} | {res:.2} |",
+            group.len(),
+            secs(median),
+            secs(max)
+        );
+    }
+    s += "\n## Every fault\n\n";
+    s += "`split`: ids on which the servers still up differed when the writers stopped (the fault was real). ";
+    s += "`survivors s`: writers stopped -> each connected group of servers still up agrees. ";
+    s += "`converge s`: heal -> the whole herd agrees.\n\n";
+    s += "| build | scenario | fault | sent | acked | lost | split | survivors s | converge s | res s | pass | note |\n";
+    s += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} |",
+            r.build,
+            r.scenario,
+            r.fault,
+            r.sent,
+            r.acked,
+            r.lost,
+            r.diverged,
+            secs(r.survivors_converge_s),
+            secs(r.converge_s),
+            r.resolution_s,
+            if r.pass { "ok" } else { "FAIL" },
+            r.note.replace('|', "/")
+        );
+    }
+    s
+}
+
+pub fn write_summary(dir: &Path, rows: &[Row], header: &str) -> Result<()> {
+    fs::write(dir.join("summary.md"), summary(rows, header))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(build: &str, conv: Option<f64>, pass: bool) -> Row {
+        Row {
+            build: build.into(),
+            scenario: "kill".into(),
+            fault: "kill -9 Clark".into(),
+            sent: 10,
+            acked: 9,
+            lost: usize::from(!pass),
+            diverged: 3,
+            survivors_converge_s: None,
+            converge_s: conv,
+            resolution_s: 0.05,
+            pass,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn summary_says_fail_when_a_row_failed() {
+        let rows = [row("tokio", Some(0.5), true), row("tokio", None, false)];
+        let s = summary(&rows, "h");
+        assert!(s.contains("**FAIL**: 2 faults, 1 failed, 1 ids lost"));
+        assert!(s.contains("| tokio | kill | 2 | 0.50 | 0.50 | 0.05 |"));
+        assert!(summary(&rows[..1], "h").contains("**PASS**"));
+    }
+
+    #[test]
+    fn rows_round_trip_as_json() {
+        let r = row("node", Some(1.25), true);
+        let back: Row = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back.converge_s, Some(1.25));
+        assert!(table(&[r]).contains(" ok"));
+    }
+}

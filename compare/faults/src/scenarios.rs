@@ -1,0 +1,296 @@
+//! The four scenarios. Each starts a fresh herd of one build, warms it up
+//! (writes, then a whole-herd check), then runs its faults. Every fault
+//! goes the same way: writers start; the fault is applied while they write;
+//! it stays on for a while; writers stop; (the servers still up must agree
+//! within each connected component); the fault heals; the whole herd must
+//! agree, and the time from heal to agreement is the convergence time.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use crate::herd::{Build, Herd};
+use crate::interrupt;
+use crate::ledger::Ledger;
+use crate::netns::Net;
+use crate::poll::{Outcome, converge};
+use crate::report::Row;
+use crate::topology::{SERVERS, components, index, pairs};
+use crate::writers::{Shared, Writers};
+
+pub const SCENARIOS: [&str; 4] = ["partition", "kill", "pause", "cs131"];
+
+/// Sizes and durations of a run.
+pub struct Settings {
+    pub ids: usize,
+    pub writers: usize,
+    /// IAMATs per second, all writers together.
+    pub rate: f64,
+    pub warm: Duration,
+    /// How long a fault stays on.
+    pub fault: Duration,
+    /// How long each CS131 pair stays down.
+    pub pair_down: Duration,
+    /// Longest wait for agreement before the rest counts as lost.
+    pub bound: Duration,
+    pub quick: bool,
+}
+
+impl Settings {
+    pub fn new(quick: bool) -> Settings {
+        if quick {
+            Settings {
+                ids: 40,
+                writers: 4,
+                rate: 100.0,
+                warm: Duration::from_millis(500),
+                fault: Duration::from_secs(1),
+                pair_down: Duration::from_secs(1),
+                bound: Duration::from_secs(20),
+                quick,
+            }
+        } else {
+            Settings {
+                ids: 100,
+                writers: 4,
+                rate: 200.0,
+                warm: Duration::from_secs(1),
+                fault: Duration::from_secs(3),
+                pair_down: Duration::from_millis(1500),
+                bound: Duration::from_secs(30),
+                quick,
+            }
+        }
+    }
+}
+
+struct Ctx<'a> {
+    build: Build,
+    scenario: &'static str,
+    net: &'a Net,
+    herd: Herd,
+    shared: Arc<Shared>,
+    s: &'a Settings,
+}
+
+fn all() -> Vec<usize> {
+    (0..SERVERS.len()).collect()
+}
+
+fn idx(name: &str) -> usize {
+    index(name).unwrap_or_default()
+}
+
+/// Sleeps `d` unless interrupted (a fault's duration, not a synchronisation).
+fn hold(d: Duration) -> Result<()> {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        interrupt::check()?;
+        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
+    }
+    Ok(())
+}
+
+fn note(o: &Outcome, what: &str) -> String {
+    if o.converge_s.is_some() {
+        String::new()
+    } else {
+        format!(
+            "{what}: {} ids not settled after {} rounds: {}",
+            o.lost,
+            o.rounds,
+            o.sample.join("; ")
+        )
+    }
+}
+
+impl Ctx<'_> {
+    fn row(&self, fault: &str, sent: u64, acked: u64) -> Row {
+        Row {
+            build: self.build.name().into(),
+            scenario: self.scenario.into(),
+            fault: fault.into(),
+            sent,
+            acked,
+            lost: 0,
+            diverged: 0,
+            survivors_converge_s: None,
+            converge_s: None,
+            resolution_s: 0.0,
+            pass: false,
+            note: String::new(),
+        }
+    }
+
+    fn counts(&self) -> (u64, u64) {
+        let l = self.shared.ledger();
+        (l.sent, l.acked)
+    }
+
+    /// One fault: `on` while writers write, `survivors` checked with writers
+    /// stopped, then `heal`, then the whole herd.
+    fn fault(
+        &mut self,
+        name: &str,
+        duration: Duration,
+        on: &dyn Fn(&mut Self) -> Result<()>,
+        survivors: Option<Vec<Vec<usize>>>,
+        heal: &dyn Fn(&mut Self) -> Result<()>,
+    ) -> Result<Row> {
+        let (s0, a0) = self.counts();
+        let writers = Writers::start(&self.shared, self.s.writers, self.s.rate);
+        let applied = hold(Duration::from_millis(300)).and_then(|()| on(self));
+        let held = applied.and_then(|()| hold(duration));
+        writers.stop();
+        held?;
+        let (s1, a1) = self.counts();
+        let mut row = self.row(name, s1 - s0, a1 - a0);
+        let mut notes = Vec::new();
+        let mut lost = 0;
+        let mut ok = true;
+        if let Some(groups) = survivors {
+            let o = converge(&self.shared, &groups, Instant::now(), self.s.bound, false)?;
+            row.survivors_converge_s = o.converge_s;
+            row.diverged = o.diverged_first;
+            row.resolution_s = o.resolution_s;
+            ok &= o.converge_s.is_some();
+            lost = o.lost;
+            notes.push(note(&o, "survivors"));
+        }
+        heal(self)?;
+        let o = converge(&self.shared, &[all()], Instant::now(), self.s.bound, true)?;
+        row.converge_s = o.converge_s;
+        row.resolution_s = row.resolution_s.max(o.resolution_s);
+        row.lost = lost.max(o.lost);
+        row.pass = ok && o.converge_s.is_some();
+        notes.push(note(&o, "whole herd"));
+        row.note = notes
+            .into_iter()
+            .filter(|n| !n.is_empty())
+            .collect::<Vec<_>>()
+            .join(" / ");
+        Ok(row)
+    }
+
+    fn warm_up(&mut self) -> Result<Row> {
+        let nothing = |_: &mut Self| Ok(());
+        self.fault("warm-up (no fault)", self.s.warm, &nothing, None, &nothing)
+    }
+
+    fn partition(&mut self, name: &str, cuts: Vec<(usize, usize)>) -> Result<Row> {
+        let groups = components(&[], &cuts);
+        let c2 = cuts.clone();
+        self.fault(
+            name,
+            self.s.fault,
+            &move |c: &mut Self| cuts.iter().try_for_each(|&(a, b)| c.net.cut(a, b)),
+            Some(groups),
+            &move |c: &mut Self| c2.iter().try_for_each(|&(a, b)| c.net.heal(a, b)),
+        )
+    }
+
+    fn kill(&mut self, name: &str, victims: Vec<usize>, duration: Duration) -> Result<Row> {
+        let groups = components(&victims, &[]);
+        let v2 = victims.clone();
+        self.fault(
+            name,
+            duration,
+            &move |c: &mut Self| {
+                for &v in &victims {
+                    c.herd.kill(v)?;
+                    c.shared.set_up(v, false);
+                }
+                Ok(())
+            },
+            Some(groups),
+            &move |c: &mut Self| {
+                for &v in &v2 {
+                    c.herd.restart(v)?;
+                    c.shared.set_up(v, true);
+                }
+                Ok(())
+            },
+        )
+    }
+
+    fn pause(&mut self, name: &str, v: usize) -> Result<Row> {
+        self.fault(
+            name,
+            self.s.fault,
+            &|c: &mut Self| c.herd.pause(v),
+            Some(components(&[v], &[])),
+            &|c: &mut Self| c.herd.resume(v),
+        )
+    }
+}
+
+/// Runs one scenario against one build; `emit` gets each row as it is made.
+pub fn run(
+    build: Build,
+    scenario: &'static str,
+    root: &Path,
+    net: &Net,
+    s: &Settings,
+    log_dir: &Path,
+    emit: &mut dyn FnMut(Row) -> Result<()>,
+) -> Result<()> {
+    if !SCENARIOS.contains(&scenario) {
+        bail!("unknown scenario {scenario}");
+    }
+    let herd = Herd::start(build, root, net, log_dir)?;
+    let shared = Arc::new(Shared::new(
+        Ledger::new("hf.client.", s.ids, SERVERS.len()),
+        herd.addrs.clone(),
+    ));
+    let mut c = Ctx {
+        build,
+        scenario,
+        net,
+        herd,
+        shared,
+        s,
+    };
+    emit(c.warm_up()?)?;
+    let (bernard, clark, jaquez, juzang) =
+        (idx("Bernard"), idx("Clark"), idx("Jaquez"), idx("Juzang"));
+    match scenario {
+        "partition" => {
+            if !s.quick {
+                let cuts = vec![
+                    (bernard, jaquez),
+                    (bernard, idx("Johnson")),
+                    (bernard, juzang),
+                ];
+                emit(c.partition("isolate Bernard", cuts)?)?;
+            }
+            let cuts = vec![(jaquez, bernard), (clark, juzang)];
+            emit(c.partition("split Clark+Jaquez | rest", cuts)?)?;
+        }
+        "kill" => {
+            emit(c.kill("kill -9 Bernard, restart", vec![bernard], s.fault)?)?;
+            if !s.quick {
+                emit(c.kill("kill -9 Clark, restart", vec![clark], s.fault)?)?;
+            }
+        }
+        "pause" => {
+            emit(c.pause("SIGSTOP Juzang, SIGCONT", juzang)?)?;
+            if !s.quick {
+                emit(c.pause("SIGSTOP Bernard, SIGCONT", bernard)?)?;
+            }
+        }
+        _ => {
+            let chosen: Vec<(usize, usize)> = if s.quick {
+                vec![(bernard, juzang), (clark, idx("Johnson")), (jaquez, juzang)]
+            } else {
+                pairs()
+            };
+            for (a, b) in chosen {
+                let name = format!("kill -9 {}+{}, restart", SERVERS[a], SERVERS[b]);
+                emit(c.kill(&name, vec![a, b], s.pair_down)?)?;
+            }
+        }
+    }
+    Ok(())
+}
