@@ -61,6 +61,13 @@ enum Command {
         /// Fewer ids, shorter faults, one fault per scenario (three CS131 pairs).
         #[arg(long)]
         quick: bool,
+        /// How long each fault stays on, in seconds (default 3; 1 with --quick).
+        /// Long cuts show TCP's retransmission backoff after the heal.
+        #[arg(long)]
+        fault_secs: Option<f64>,
+        /// Keep the servers' logs of passing scenarios too (under --out/logs).
+        #[arg(long)]
+        keep_logs: bool,
         /// Run directory (default compare/runs/faults-<UTC timestamp>).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -101,6 +108,8 @@ fn real_main() -> Result<bool> {
             builds,
             scenarios,
             quick,
+            fault_secs,
+            keep_logs,
             out,
             root,
         } => {
@@ -119,7 +128,15 @@ fn real_main() -> Result<bool> {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let root = root.unwrap_or_else(default_root);
-            run(&builds, &scenarios, quick, out, &root)
+            let mut settings = Settings::new(quick);
+            if let Some(secs) = fault_secs {
+                settings.fault = std::time::Duration::try_from_secs_f64(secs)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .context("--fault-secs: a positive number of seconds")?;
+            }
+            settings.keep_logs = keep_logs;
+            run(&builds, &scenarios, &settings, out, &root)
         }
     }
 }
@@ -127,10 +144,11 @@ fn real_main() -> Result<bool> {
 fn run(
     builds: &[Build],
     scenarios: &[&'static str],
-    quick: bool,
+    settings: &Settings,
     out: Option<PathBuf>,
     root: &Path,
 ) -> Result<bool> {
+    let quick = settings.quick;
     netns::preflight()?;
     let stale = netns::remove_stale()?;
     if stale > 0 {
@@ -148,7 +166,6 @@ fn run(
     if results.exists() {
         bail!("{} exists: pick a fresh --out", results.display());
     }
-    let settings = Settings::new(quick);
     let net = netns::Net::create(topology::SERVERS.len())?;
     let mut rows: Vec<Row> = Vec::new();
     let mut errors = Vec::new();
@@ -172,10 +189,10 @@ fn run(
                 rows.push(row);
                 Ok(())
             };
-            let result = scenarios::run(build, scenario, root, &net, &settings, &logs, &mut emit);
+            let result = scenarios::run(build, scenario, root, &net, settings, &logs, &mut emit);
             interrupt::check()?;
             match result {
-                Ok(()) if rows[first..].iter().all(|r| r.pass) => {
+                Ok(()) if !settings.keep_logs && rows[first..].iter().all(|r| r.pass) => {
                     let _ = fs::remove_dir_all(&logs); // keep logs of failures only
                 }
                 Ok(()) => {}

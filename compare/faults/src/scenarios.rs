@@ -22,6 +22,9 @@ use crate::writers::{Shared, Writers};
 
 pub const SCENARIOS: [&str; 4] = ["partition", "kill", "pause", "cs131"];
 
+/// The fault name of each scenario's first row (writes, no fault).
+pub const WARM_UP: &str = "warm-up (no fault)";
+
 /// Sizes and durations of a run.
 pub struct Settings {
     pub ids: usize,
@@ -33,9 +36,13 @@ pub struct Settings {
     pub fault: Duration,
     /// How long each CS131 pair stays down.
     pub pair_down: Duration,
+    /// After the writers stop, time for the survivors' check before the heal
+    /// (the heal comes `fault + settle` after the fault, for every build).
+    pub settle: Duration,
     /// Longest wait for agreement before the rest counts as lost.
     pub bound: Duration,
     pub quick: bool,
+    pub keep_logs: bool,
 }
 
 impl Settings {
@@ -48,8 +55,10 @@ impl Settings {
                 warm: Duration::from_millis(500),
                 fault: Duration::from_secs(1),
                 pair_down: Duration::from_secs(1),
+                settle: Duration::from_millis(1500),
                 bound: Duration::from_secs(20),
                 quick,
+                keep_logs: false,
             }
         } else {
             Settings {
@@ -59,8 +68,10 @@ impl Settings {
                 warm: Duration::from_secs(1),
                 fault: Duration::from_secs(3),
                 pair_down: Duration::from_millis(1500),
+                settle: Duration::from_secs(2),
                 bound: Duration::from_secs(30),
                 quick,
+                keep_logs: false,
             }
         }
     }
@@ -116,6 +127,7 @@ impl Ctx<'_> {
             acked,
             lost: 0,
             diverged: 0,
+            fault_on_s: 0.0,
             survivors_converge_s: None,
             converge_s: None,
             resolution_s: 0.0,
@@ -141,8 +153,11 @@ impl Ctx<'_> {
     ) -> Result<Row> {
         let (s0, a0) = self.counts();
         let writers = Writers::start(&self.shared, self.s.writers, self.s.rate);
-        let applied = hold(Duration::from_millis(300)).and_then(|()| on(self));
-        let held = applied.and_then(|()| hold(duration));
+        hold(Duration::from_millis(300))
+            .and_then(|()| on(self))
+            .inspect_err(|_| writers.stop_now())?;
+        let on_at = Instant::now();
+        let held = hold(duration);
         writers.stop();
         held?;
         let (s1, a1) = self.counts();
@@ -158,7 +173,12 @@ impl Ctx<'_> {
             ok &= o.converge_s.is_some();
             lost = o.lost;
             notes.push(note(&o, "survivors"));
+            // Heal at the same time after the fault for every build, however
+            // long its survivors' check took: a cut link's TCP retransmission
+            // backoff makes the time to converge depend on when it heals.
+            hold((on_at + duration + self.s.settle).saturating_duration_since(Instant::now()))?;
         }
+        row.fault_on_s = on_at.elapsed().as_secs_f64();
         heal(self)?;
         let o = converge(&self.shared, &[all()], Instant::now(), self.s.bound, true)?;
         row.converge_s = o.converge_s;
@@ -176,7 +196,7 @@ impl Ctx<'_> {
 
     fn warm_up(&mut self) -> Result<Row> {
         let nothing = |_: &mut Self| Ok(());
-        self.fault("warm-up (no fault)", self.s.warm, &nothing, None, &nothing)
+        self.fault(WARM_UP, self.s.warm, &nothing, None, &nothing)
     }
 
     fn partition(&mut self, name: &str, cuts: Vec<(usize, usize)>) -> Result<Row> {
@@ -266,7 +286,7 @@ pub fn run(
                 emit(c.partition("isolate Bernard", cuts)?)?;
             }
             let cuts = vec![(jaquez, bernard), (clark, juzang)];
-            emit(c.partition("split Clark+Jaquez | rest", cuts)?)?;
+            emit(c.partition("split Clark+Jaquez from the rest", cuts)?)?;
         }
         "kill" => {
             emit(c.kill("kill -9 Bernard, restart", vec![bernard], s.fault)?)?;

@@ -64,6 +64,12 @@ impl Writers {
         Writers { stop, handles }
     }
 
+    /// Stops the writers without waiting (on an error path; they end within
+    /// one request timeout).
+    pub fn stop_now(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
     /// Stops the writers and waits for their last request to finish.
     pub fn stop(self) {
         self.stop.store(true, Ordering::SeqCst);
