@@ -77,6 +77,8 @@ enum Command {
     },
     /// Remove namespaces and links left by harness runs that died.
     Cleanup,
+    /// Rewrite DIR/summary.md from DIR/results.jsonl (no root needed).
+    Summary { dir: PathBuf },
 }
 
 fn default_root() -> PathBuf {
@@ -99,6 +101,16 @@ fn real_main() -> Result<bool> {
     let cli = Cli::parse();
     interrupt::install()?;
     match cli.command {
+        Command::Summary { dir } => {
+            let rows = report::read(&dir.join("results.jsonl"))?;
+            let header = fs::read_to_string(dir.join("summary.md"))
+                .ok()
+                .and_then(|s| report::header_of(&s))
+                .unwrap_or_else(|| "Rebuilt from results.jsonl.".into());
+            report::write_summary(&dir, &rows, &header)?;
+            print!("{}", report::table(&rows));
+            Ok(rows.iter().all(|r| r.pass))
+        }
         Command::Cleanup => {
             netns::preflight()?;
             println!("removed {} leftovers", netns::remove_stale()?);

@@ -182,3 +182,24 @@ pub fn converge(
         thread::sleep(GAP); // pacing between rounds
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diverged_counts_ids_on_which_any_two_servers_differ() {
+        let a = Some("AT Clark +0.1 x +1+1 1.0".to_string());
+        let b = Some("AT Clark +0.1 x +1+1 2.0".to_string());
+        let held: Held = [
+            (0, vec![a.clone(), a.clone(), None]),
+            (1, vec![a.clone(), b.clone(), None]),
+            (3, vec![a.clone(), a.clone(), a.clone()]),
+        ]
+        .into_iter()
+        .collect();
+        // id 0: all agree; id 1: one differs; id 2: one server holds it.
+        assert_eq!(diverged(&held, 3), 2);
+        assert_eq!(diverged(&Held::new(), 3), 0);
+    }
+}

@@ -114,7 +114,8 @@ pub fn summary(rows: &[Row], header: &str) -> String {
         let failed = group.iter().filter(|r| !r.pass).count();
         let mut times: Vec<f64> = group.iter().filter_map(|r| r.converge_s).collect();
         times.sort_by(f64::total_cmp);
-        let median = times.get(times.len() / 2).copied();
+        // The lower median: with two faults, the faster one, not the max.
+        let median = times.get(times.len().saturating_sub(1) / 2).copied();
         let max = times.last().copied();
         let res = group.iter().map(|r| r.resolution_s).fold(0.0, f64::max);
         let _ = writeln!(
@@ -152,6 +153,21 @@ pub fn summary(rows: &[Row], header: &str) -> String {
         );
     }
     s
+}
+
+/// Reads the rows of `results.jsonl`.
+pub fn read(path: &Path) -> Result<Vec<Row>> {
+    fs::read_to_string(path)?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| Ok(serde_json::from_str(l)?))
+        .collect()
+}
+
+/// The header paragraph of an existing summary.md (the run's settings).
+pub fn header_of(summary_md: &str) -> Option<String> {
+    let body = summary_md.split_once("\n\n")?.1;
+    Some(body.split("\n\n**").next()?.trim().to_string())
 }
 
 pub fn write_summary(dir: &Path, rows: &[Row], header: &str) -> Result<()> {
@@ -198,6 +214,7 @@ mod tests {
             "{s}"
         );
         assert!(summary(&rows[..1], "h").contains("**PASS**"));
+        assert_eq!(header_of(&s).as_deref(), Some("h"));
     }
 
     #[test]
