@@ -65,6 +65,9 @@ enum Command {
         /// Long cuts show TCP's retransmission backoff after the heal.
         #[arg(long)]
         fault_secs: Option<f64>,
+        /// IAMATs per second, all writers together (default 200; 100 with --quick).
+        #[arg(long)]
+        rate: Option<f64>,
         /// Keep the servers' logs of passing scenarios too (under --out/logs).
         #[arg(long)]
         keep_logs: bool,
@@ -121,6 +124,7 @@ fn real_main() -> Result<bool> {
             scenarios,
             quick,
             fault_secs,
+            rate,
             keep_logs,
             out,
             root,
@@ -146,6 +150,12 @@ fn real_main() -> Result<bool> {
                     .ok()
                     .filter(|d| !d.is_zero())
                     .context("--fault-secs: a positive number of seconds")?;
+            }
+            if let Some(rate) = rate {
+                if !(rate.is_finite() && rate >= 1.0) {
+                    bail!("--rate: at least 1 IAMAT per second");
+                }
+                settings.rate = rate;
             }
             settings.keep_logs = keep_logs;
             run(&builds, &scenarios, &settings, out, &root)
