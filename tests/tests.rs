@@ -3,6 +3,7 @@
 
 mod cli;
 mod conformance;
+mod fuzz_corpus;
 mod herd;
 mod limits;
 mod metrics;
