@@ -235,14 +235,20 @@ fn error_from_answer(status: u16, body: &[u8], key: &str) -> PlacesError {
             format!("Places API (New) answered HTTP {status}"),
         );
     };
+    // Google's words lose the key before they are filtered or cut: a key
+    // cut at the length limit, or stripped of its `-` by `safe_word`, would
+    // no longer match and would be shown in part.
     let mut message = format!("Places API (New) answered {status}");
-    if let Some(word) = envelope.status.map(safe_word).filter(|w| !w.is_empty()) {
+    let word = envelope
+        .status
+        .map(|status| safe_word(&redact(status, key)));
+    if let Some(word) = word.filter(|w| !w.is_empty()) {
         message.push(' ');
         message.push_str(&word);
     }
     if let Some(text) = envelope.message {
         message.push_str(": ");
-        message.push_str(&one_line(text, MESSAGE_LIMIT));
+        message.push_str(&one_line(&redact(text, key), MESSAGE_LIMIT));
     }
     PlacesError::new(
         legacy_status(status, envelope.reason),
@@ -749,6 +755,25 @@ mod tests {
                 .message
                 .contains(KEY)
         );
+    }
+
+    /// Caught by the `places_answer` fuzz harness (its reproducer is kept in
+    /// `tests/fuzz/regressions/`): the key was redacted only
+    /// after the message was cut to its limit and the status filtered, so a
+    /// key at the cut, or in the status word, was shown in part.
+    #[test]
+    fn a_key_cut_by_the_limit_or_filtered_is_still_redacted() {
+        let at_the_cut = format!("{}{KEY} is not valid", "x".repeat(MESSAGE_LIMIT - 10));
+        let body = envelope(403, "PERMISSION_DENIED", &at_the_cut, "");
+        let message = error_from_answer(403, body.as_bytes(), KEY).message;
+        assert!(!message.contains(&KEY[..10]), "{message}");
+        assert!(
+            message.contains("<redacted>") || message.ends_with("..."),
+            "{message}"
+        );
+        let status = serde_json::json!({"error": {"status": KEY}}).to_string();
+        let message = error_from_answer(403, status.as_bytes(), KEY).message;
+        assert!(!message.contains(&KEY[..7]), "{message}");
     }
 
     // ---- the request and the exchange, against a local listener ----------
