@@ -32,7 +32,8 @@ fn check_line(line: &str) {
     assert_eq!(protocol::is_blank(line), fields.is_empty());
     match request {
         Request::Blank | Request::Invalid => {}
-        Request::Peer(name) => assert_eq!(fields, ["PEER", name]),
+        Request::Peer(name, None) => assert_eq!(fields, ["PEER", name]),
+        Request::Peer(name, Some(nonce)) => assert_eq!(fields, ["PEER", name, nonce]),
         Request::IAmAt(iamat) => {
             assert_eq!(
                 fields,
