@@ -2,6 +2,7 @@
 offline search (no sockets)."""
 
 import math
+from json import dumps
 
 import pytest
 
@@ -72,6 +73,19 @@ def test_google_new_mapping_and_errors():
     assert e.status == "REQUEST_DENIED"
     assert e.message == "Places API (New) answered 400 INVALID_ARGUMENT: bad <redacted> key"
     assert error_from_answer(502, b"<html>", "K").message == "Places API (New) answered HTTP 502"
+
+
+def test_google_new_redacts_a_key_at_the_cut_or_in_the_status():
+    # Found by the Rust build's fuzzing: the key must go before Google's text
+    # is cut to its limit or its status word filtered.
+    key = "AIzaSyD-0123456789abcdefghijklmnopqrstu"
+    at_the_cut = "x" * 990 + key + " is not valid"
+    body = dumps({"error": {"code": 403, "message": at_the_cut, "status": "PERMISSION_DENIED"}}).encode()
+    message = error_from_answer(403, body, key).message
+    assert key[:10] not in message, message
+    in_status = dumps({"error": {"status": key}}).encode()
+    message = error_from_answer(403, in_status, key).message
+    assert key[:7] not in message and key.replace("-", "")[:7] not in message, message
 
 
 def test_floats_print_as_rust_prints_them():

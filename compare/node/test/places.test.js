@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { Google } = require('../lib/places/google');
-const { GoogleNew, FIELD_MASK } = require('../lib/places/google-new');
+const { GoogleNew, FIELD_MASK, errorFromAnswer } = require('../lib/places/google-new');
 const { whatsatJson } = require('../lib/places');
 
 const KEY = 'SECRET-key_1';
@@ -73,6 +73,19 @@ test('google: errors are legacy-shaped, in our words, without the key', async ()
   await closed.close();
   const refused = await whatsatJson(new Google(`${closed.base}/x`, KEY, 500), query);
   assert.ok(refused.includes('"Places could not be reached (connection refused)"'), refused);
+});
+
+test('google-new: a key at the message cut or in the status word is still redacted', () => {
+  // Found by the Rust build's fuzzing: the key must go before Google's text is
+  // cut to its limit or its status word filtered.
+  const key = 'AIzaSyD-0123456789abcdefghijklmnopqrstu';
+  const atTheCut = 'x'.repeat(990) + key + ' is not valid';
+  let body = Buffer.from(JSON.stringify({ error: { code: 403, message: atTheCut, status: 'PERMISSION_DENIED' } }));
+  let message = errorFromAnswer(403, body, key).message;
+  assert.ok(!message.includes(key.slice(0, 10)), message);
+  body = Buffer.from(JSON.stringify({ error: { status: key } }));
+  message = errorFromAnswer(403, body, key).message;
+  assert.ok(!message.includes(key.slice(0, 7)) && !message.includes(key.replace('-', '').slice(0, 7)), message);
 });
 
 test('google-new: POST with key header and field mask; envelope errors mapped', async () => {

@@ -126,12 +126,15 @@ def error_from_answer(status: int, body: bytes, key: str) -> PlacesError:
         return PlacesError("UNKNOWN_ERROR", f"Places API (New) answered HTTP {status}")
     env_status, env_message, reason = envelope
     message = f"Places API (New) answered {status}"
+    # Google's words lose the key before they are filtered or cut: a key cut
+    # at the length limit, or stripped of its "-" by safe_word, would no
+    # longer match and would be shown in part.
     if env_status is not None:
-        word = safe_word(env_status)
+        word = safe_word(redact(env_status, key))
         if word:
             message += " " + word
     if env_message is not None:
-        message += ": " + one_line(env_message, MESSAGE_LIMIT)
+        message += ": " + one_line(redact(env_message, key), MESSAGE_LIMIT)
     return PlacesError(legacy_status(status, reason), redact(message, key))
 
 

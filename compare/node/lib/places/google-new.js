@@ -115,11 +115,14 @@ function errorFromAnswer(status, body, key) {
   const envelope = parsed === null ? null : envelopeOf(parsed);
   if (!envelope) return new PlacesError('UNKNOWN_ERROR', `Places API (New) answered HTTP ${status}`);
   let message = `Places API (New) answered ${status}`;
+  // Google's words lose the key before they are filtered or cut: a key cut at
+  // the length limit, or stripped of its '-' by safeWord, would no longer
+  // match and would be shown in part.
   if (envelope.status !== null) {
-    const word = safeWord(envelope.status);
+    const word = safeWord(redact(envelope.status, key));
     if (word) message += ' ' + word;
   }
-  if (envelope.message !== null) message += ': ' + oneLine(envelope.message, MESSAGE_LIMIT);
+  if (envelope.message !== null) message += ': ' + oneLine(redact(envelope.message, key), MESSAGE_LIMIT);
   return new PlacesError(legacyStatus(status, envelope.reason), redact(message, key));
 }
 
