@@ -90,18 +90,33 @@ pub struct HoldArgs {
     pub for_s: Option<f64>,
     pub watch_stdin: bool,
     pub timeout: Duration,
+    /// Re-open each connection the server closes (see `hoard`).
+    pub reopen: bool,
+    /// With `reopen`: spread the first opens over this long.
+    pub ramp: Duration,
 }
 
-/// `hold`: open, say `holding N` on stderr, wait for the time, stdin's EOF
-/// or a signal, and report how many are still open.
+/// `hold`: open (with `reopen`, keep re-opening), say `holding N` on
+/// stderr, wait for the time, stdin's EOF or a signal, and report how many
+/// are still open.
 pub async fn hold(args: HoldArgs) -> Value {
     let (tx, mut rx) = mpsc::unbounded_channel::<&'static str>();
     let signal_tx = tx.clone();
     stop::on_signal(move || {
         let _ = signal_tx.send("signal");
     });
-    let set = open_idle(&[args.target], args.connections, args.timeout).await;
-    eprintln!("holding {}", set.opened);
+    let mut set = None;
+    let mut hoard = None;
+    if args.reopen {
+        let h = crate::hoard::start(args.target, args.connections, args.ramp, args.timeout);
+        tokio::time::sleep(args.ramp).await;
+        eprintln!("holding {} (re-opening)", h.held());
+        hoard = Some(h);
+    } else {
+        let s = open_idle(&[args.target], args.connections, args.timeout).await;
+        eprintln!("holding {}", s.opened);
+        set = Some(s);
+    }
     let held_from = Instant::now();
     if args.watch_stdin {
         let stdin_tx = tx.clone();
@@ -122,14 +137,21 @@ pub async fn hold(args: HoldArgs) -> Value {
     };
     // Closes that raced the stop have a moment to be seen.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    json!({
-        "command": report::command_line(),
-        "target": args.target.to_string(),
-        "requested": set.requested,
-        "opened": set.opened,
-        "connect_errors": set.connect_errors,
-        "still_open_at_end": set.still_open(),
-        "held_s": (held_from.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-        "stopped_by": stopped_by,
-    })
+    let held_s = (held_from.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    let mut out = match (set, hoard) {
+        (Some(set), _) => json!({
+            "requested": set.requested,
+            "opened": set.opened,
+            "connect_errors": set.connect_errors,
+            "still_open_at_end": set.still_open(),
+        }),
+        (None, Some(h)) => h.finish().await,
+        (None, None) => json!({}),
+    };
+    out["command"] = json!(report::command_line());
+    out["target"] = json!(args.target.to_string());
+    out["reopen"] = json!(args.reopen);
+    out["held_s"] = json!(held_s);
+    out["stopped_by"] = json!(stopped_by);
+    out
 }

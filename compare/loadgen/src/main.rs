@@ -8,6 +8,7 @@
 
 mod closed_loop;
 mod echo;
+mod hoard;
 mod hold;
 mod open_loop;
 mod propagate;
@@ -15,6 +16,7 @@ mod report;
 mod requests;
 mod run;
 mod stop;
+mod trickle;
 mod wire;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -48,6 +50,9 @@ enum Commands {
     Propagate(PropagateCli),
     /// Open K idle connections and hold them.
     Hold(HoldCli),
+    /// Slowloris: N connections writing one byte per interval, no newline;
+    /// report how long the server takes to close each.
+    Trickle(TrickleCli),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -158,6 +163,31 @@ struct HoldCli {
     /// /dev/null).
     #[arg(long)]
     ignore_stdin: bool,
+    /// Connect deadline, ms.
+    #[arg(long, default_value_t = 5000)]
+    timeout_ms: u64,
+    /// Re-open every connection the server closes (idle hoarders of a soak).
+    #[arg(long)]
+    reopen: bool,
+    /// With --reopen: spread the first opens over this many seconds.
+    #[arg(long, default_value_t = 0.0)]
+    ramp_s: f64,
+}
+
+#[derive(clap::Args)]
+struct TrickleCli {
+    /// The server to trickle to, HOST:PORT.
+    #[arg(long)]
+    target: String,
+    /// Tricklers at once (each replaced when the server closes it).
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Pause between two bytes, ms.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    interval_ms: u64,
+    /// Seconds to run (SIGTERM/SIGINT ends it early).
+    #[arg(long)]
+    for_s: f64,
     /// Connect deadline, ms.
     #[arg(long, default_value_t = 5000)]
     timeout_ms: u64,
@@ -289,8 +319,20 @@ fn main() -> ExitCode {
                         .map(|d| d.as_secs_f64()),
                     watch_stdin: !h.ignore_stdin,
                     timeout: Duration::from_millis(h.timeout_ms),
+                    reopen: h.reopen,
+                    ramp: seconds("ramp-s", h.ramp_s)?,
                 };
                 rt.block_on(hold::hold(args))
+            }
+            Commands::Trickle(t) => {
+                let args = trickle::TrickleArgs {
+                    target: one_addr(&t.target)?,
+                    connections: t.connections,
+                    interval: Duration::from_millis(t.interval_ms),
+                    for_s: seconds("for-s", t.for_s)?.as_secs_f64(),
+                    timeout: Duration::from_millis(t.timeout_ms),
+                };
+                rt.block_on(trickle::trickle(args))
             }
         };
         report::emit(&report);

@@ -338,6 +338,11 @@ struct Herd {
 /// Starts the servers `names` (each the neighbour of the one before), or
 /// None when there is no herd binary.
 fn start_herd(names: &[&str]) -> Option<Herd> {
+    start_herd_with(names, &[])
+}
+
+/// [`start_herd`] with extra node flags (e.g. a short idle limit).
+fn start_herd_with(names: &[&str], extra: &[&str]) -> Option<Herd> {
     let Some(herd) = herd_binary() else {
         eprintln!("SKIPPED: no herd binary (build it with `cargo build -p herd`, or set HERD_BIN)");
         return None;
@@ -367,6 +372,7 @@ fn start_herd(names: &[&str]) -> Option<Herd> {
                     .arg(&path)
                     .arg("--log-dir")
                     .arg(dir.path())
+                    .args(extra)
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .spawn()
@@ -460,4 +466,110 @@ fn propagation_between_two_herd_nodes() {
         report["load"]["requests_ok"].as_u64().unwrap_or(0) > 0,
         "{report}"
     );
+}
+
+#[test]
+fn hold_reopen_keeps_the_hoard_through_idle_closes() {
+    // A 1 s idle limit closes every hoarder about twice in 2.6 s; each
+    // comes back at once.
+    let Some(herd) = start_herd_with(&["Clark"], &["--idle-timeout-ms", "1000"]) else {
+        return;
+    };
+    let held = run_json(&[
+        "hold",
+        "--target",
+        &herd.addrs[0],
+        "--connections",
+        "20",
+        "--reopen",
+        "--ramp-s",
+        "0.5",
+        "--for-s",
+        "2.6",
+        "--ignore-stdin",
+    ]);
+    assert_eq!(held["reopen"], true, "{held}");
+    assert_eq!(held["requested"], 20, "{held}");
+    let closed = held["closed_by_server"].as_u64().unwrap_or(0);
+    assert!(closed >= 20, "every hoarder closed at least once: {held}");
+    assert_eq!(held["opened"].as_u64(), Some(20 + closed), "{held}");
+    assert_eq!(held["connect_errors"], 0, "{held}");
+    assert!(
+        held["still_open_at_end"].as_u64().unwrap_or(0) >= 15,
+        "{held}"
+    );
+}
+
+#[test]
+fn hold_reopen_against_the_echo_never_needs_to_reopen() {
+    let (_echo, addr) = start_echo("tokio");
+    let held = run_json(&[
+        "hold",
+        "--target",
+        &addr,
+        "--connections",
+        "10",
+        "--reopen",
+        "--for-s",
+        "1",
+        "--ignore-stdin",
+    ]);
+    assert_eq!(held["opened"], 10, "{held}");
+    assert_eq!(held["reopened"], 0, "{held}");
+    assert_eq!(held["still_open_at_end"], 10, "{held}");
+    assert_eq!(held["min_held_after_ramp"], 10, "{held}");
+}
+
+#[test]
+fn tricklers_are_closed_at_the_idle_limit_and_timed() {
+    let Some(herd) = start_herd_with(&["Clark"], &["--idle-timeout-ms", "1500"]) else {
+        return;
+    };
+    let report = run_json(&[
+        "trickle",
+        "--target",
+        &herd.addrs[0],
+        "--connections",
+        "3",
+        "--interval-ms",
+        "200",
+        "--for-s",
+        "4",
+    ]);
+    let closes: Vec<f64> = report["close_ms"]
+        .as_array()
+        .expect("close_ms")
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    // 3 tricklers, each closed at ~1.5 s and replaced: at least 6 closes.
+    assert!(closes.len() >= 6, "{report}");
+    for c in &closes {
+        assert!(
+            (1400.0..=2600.0).contains(c),
+            "close after {c} ms: {report}"
+        );
+    }
+    assert_eq!(report["connect_errors"], 0, "{report}");
+    assert!(report["open_at_end_max_age_ms"].as_f64().unwrap_or(0.0) < 2600.0);
+}
+
+#[test]
+fn a_trickler_the_server_never_closes_is_reported_open() {
+    // The echo server has no idle limit: the trickler lives to the end.
+    let (_echo, addr) = start_echo("threads");
+    let report = run_json(&[
+        "trickle",
+        "--target",
+        &addr,
+        "--connections",
+        "2",
+        "--interval-ms",
+        "100",
+        "--for-s",
+        "0.8",
+    ]);
+    assert_eq!(report["closed_by_server"], 0, "{report}");
+    assert_eq!(report["open_at_end"], 2, "{report}");
+    assert!(report["open_at_end_max_age_ms"].as_f64().unwrap_or(0.0) >= 700.0);
 }
