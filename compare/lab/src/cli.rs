@@ -19,6 +19,9 @@ pub struct Cli {
 pub enum Commands {
     /// Measure every build x scenario x point; then write the report.
     Run(RunArgs),
+    /// Soak every build in turn: mixed load, churn, idle hoarders and
+    /// tricklers for a bounded time; RSS, fds and threads must stay flat.
+    Soak(SoakArgs),
     /// Write DIR/report.md and DIR/*.svg from DIR/rows.jsonl.
     Report {
         /// A run directory (holds rows.jsonl and environment.json).
@@ -58,4 +61,51 @@ pub struct RunArgs {
     /// Do not run cargo / setup.sh / npm ci first.
     #[arg(long)]
     pub no_build: bool,
+}
+
+#[derive(clap::Args)]
+pub struct SoakArgs {
+    /// Minutes per build.
+    #[arg(long, default_value_t = 10.0)]
+    pub minutes: f64,
+    /// Builds to soak, in turn.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "blocking,tokio,asyncio,node"
+    )]
+    pub builds: Vec<String>,
+    /// Output directory [default: compare/runs/soak-<UTC timestamp>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Do not run cargo / setup.sh / npm ci first.
+    #[arg(long)]
+    pub no_build: bool,
+    /// The repository root [default: where this crate was built from].
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// The servers' idle limit, seconds (PROTOCOL's default is 60).
+    #[arg(long, default_value_t = 60.0)]
+    pub idle_s: f64,
+    /// Idle hoarders held on one server the whole time.
+    #[arg(long, default_value_t = 1000)]
+    pub hoarders: usize,
+    /// Slowloris clients (one byte a second, no newline).
+    #[arg(long, default_value_t = 4)]
+    pub tricklers: usize,
+    /// Connections churned over the run (open, one request, close).
+    #[arg(long, default_value_t = 10_000)]
+    pub churn: u64,
+    /// Steady requests per second over the five servers.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Steady persistent connections.
+    #[arg(long, default_value_t = 20)]
+    pub connections: usize,
+    /// Blocking build: --threads of the hoarded server [default: hoarders + 100].
+    #[arg(long)]
+    pub hoard_threads: Option<u32>,
+    /// How late after the idle limit a trickler may be closed, seconds.
+    #[arg(long, default_value_t = 2.0)]
+    pub slack_s: f64,
 }

@@ -1,7 +1,7 @@
 //! `herd-lab`: the herd's benchmark lab. This file wires the command line
 //! to the modules: `run` prepares the builds, runs every point with a
-//! progress bar, appends rows and writes the report; `report` re-reads a
-//! run directory.
+//! progress bar, appends rows and writes the report; `soak` hands over to
+//! `soak_run`; `report` re-reads a run directory.
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +15,10 @@ mod report;
 mod rows;
 mod sample;
 mod scenarios;
+mod soak;
+mod soak_check;
+mod soak_report;
+mod soak_run;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +30,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::builds::Paths;
 use crate::cli::{Cli, Commands, RunArgs};
+
 use crate::scenarios::{SCENARIOS, Settings};
 
 fn default_root() -> PathBuf {
@@ -150,6 +155,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Run(args) => run(args),
+        Commands::Soak(args) => soak_run::soak(args, default_root()),
         Commands::Report { dir } => report::write(&dir),
     };
     match result {

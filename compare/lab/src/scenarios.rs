@@ -217,14 +217,14 @@ pub fn plan(builds: &[String], scenarios: &[String], quick: bool) -> Vec<Point> 
 }
 
 /// Servers started for a point, with their sampling roles.
-struct Started {
-    procs: Vec<Proc>,
-    roles: Vec<&'static str>,
-    addrs: Vec<String>,
+pub(crate) struct Started {
+    pub(crate) procs: Vec<Proc>,
+    pub(crate) roles: Vec<&'static str>,
+    pub(crate) addrs: Vec<String>,
 }
 
 impl Started {
-    fn new() -> Started {
+    pub(crate) fn new() -> Started {
         Started {
             procs: Vec::new(),
             roles: Vec::new(),
@@ -302,14 +302,15 @@ fn port_clash(e: &anyhow::Error) -> bool {
 
 /// Starts `names` (one server, or the five of the default herd) of
 /// `build` on free ports and waits until each accepts; retries with new
-/// ports when one was taken meanwhile.
+/// ports when one was taken meanwhile. `threads` gives each server's
+/// `--threads` by name.
 #[allow(clippy::too_many_arguments)]
-fn start_nodes(
+pub(crate) fn start_nodes(
     s: &Settings,
     build: &str,
     dir: &Path,
     herd: bool,
-    threads: u32,
+    threads: &dyn Fn(&str) -> u32,
     extra: &[String],
     places_url: Option<&str>,
     started: &mut Started,
@@ -346,7 +347,7 @@ fn start_nodes(
                     &srv.name,
                     &config,
                     &log_dir,
-                    threads,
+                    threads(&srv.name),
                     extra,
                     // A herd of five on one CPU measures the scheduler, not
                     // the herd: herd scenarios leave their servers unpinned.
@@ -515,7 +516,7 @@ fn measure(
             build,
             dir,
             herd,
-            threads,
+            &|_| threads,
             &extra,
             places_url.as_deref(),
             started,
