@@ -61,8 +61,8 @@ pub fn client_line(state: &NodeState, line: &[u8], first: bool, out: &mut Vec<u8
         Request::Peer(name, nonce) if first => {
             state.metrics.peer_hello();
             peer_hello(
-            state.secret.as_ref(),
-            state.is_neighbour(name),
+                state.secret.as_ref(),
+                state.is_neighbour(name),
                 (name, nonce),
                 line,
                 out,
