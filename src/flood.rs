@@ -8,7 +8,10 @@
 //! (or, in a herd with a secret, proves itself with `peer_handshake.rs`),
 //! sends a catch-up dump of the whole cache, then writes queued AT lines as
 //! they come. A full queue drops the update and marks the link for a new
-//! catch-up dump, which carries everything the dropped updates did.
+//! catch-up dump, which carries everything the dropped updates did. A link
+//! whose sent data goes unacknowledged for `write_timeout_ms` (a partition
+//! stalls a link rather than closing it) is closed by the kernel
+//! ([`configure_link`]) and opened again.
 
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -23,6 +26,7 @@ use crate::cache::AtRecord;
 use crate::logfile::LogBatch;
 use crate::node::NodeState;
 use crate::peer_handshake;
+use crate::peer_socket;
 
 /// How often an idle link checks that the neighbour has not closed it. The
 /// acceptor never writes on a link, so a readable socket means it closed;
@@ -215,6 +219,18 @@ fn connect(addr: &str) -> io::Result<(TcpStream, SocketAddr)> {
     Err(last_error)
 }
 
+/// Sets up a fresh outgoing link's socket: no Nagle delay, and
+/// `write_timeout` both for one write and, through `TCP_USER_TIMEOUT`, for
+/// how long what we sent may stay unacknowledged. A partition stalls a link
+/// rather than closing it; the latter closes it, so the sender reconnects
+/// and catches the neighbour up soon after the heal instead of waiting for
+/// TCP's next retransmission (up to two minutes).
+pub fn configure_link(stream: &TcpStream, write_timeout: Duration) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(Some(write_timeout))?;
+    peer_socket::limit_unacked(stream, write_timeout)
+}
+
 /// Says hello on a fresh connection: a bare `PEER <name>`, or the
 /// handshake where the herd has a secret. `Err` says why it failed.
 fn open_link<'a>(
@@ -223,10 +239,7 @@ fn open_link<'a>(
     stream: &'a TcpStream,
     addr: SocketAddr,
 ) -> Result<Link<'a>, String> {
-    let _ = stream.set_nodelay(true);
-    stream
-        .set_write_timeout(Some(state.limits().write_timeout))
-        .map_err(|e| e.to_string())?;
+    configure_link(stream, state.limits().write_timeout).map_err(|e| e.to_string())?;
     let mut link = Link {
         out: BufWriter::with_capacity(64 * 1024, stream),
         addr,
@@ -277,8 +290,8 @@ fn serve_link(
             }
             recv(state.shutdown.signal()) -> _ => return "node stopping".into(),
             default(LIVENESS_CHECK) => {
-                if closed_by_neighbour(stream) {
-                    return "closed by the neighbour".into();
+                if let Some(why) = closed_by_neighbour(stream) {
+                    return why;
                 }
             }
         }
@@ -344,18 +357,23 @@ impl Link<'_> {
     }
 }
 
-/// True if the neighbour closed the link (or it broke). The acceptor never
-/// writes on a link, so readable means EOF or an error; stray bytes are
-/// ignored.
-fn closed_by_neighbour(stream: &TcpStream) -> bool {
-    if stream.set_nonblocking(true).is_err() {
-        return true;
+/// Why the link is over, if the neighbour closed it or it broke (a stall
+/// that outlived `TCP_USER_TIMEOUT` reads as "timed out"). The acceptor
+/// never writes on a link, so readable means EOF or an error; stray bytes
+/// are ignored.
+fn closed_by_neighbour(stream: &TcpStream) -> Option<String> {
+    if let Err(e) = stream.set_nonblocking(true) {
+        return Some(e.to_string());
     }
     let mut scratch = [0u8; 256];
     let closed = match (&*stream).read(&mut scratch) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        Ok(0) => Some("closed by the neighbour".to_string()),
+        Ok(_) => None,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Err(e) => Some(e.to_string()),
     };
-    closed || stream.set_nonblocking(false).is_err()
+    match stream.set_nonblocking(false) {
+        Err(e) if closed.is_none() => Some(e.to_string()),
+        _ => closed,
+    }
 }

@@ -43,6 +43,7 @@ pub mod node_args;
 pub mod peer;
 pub mod peer_auth;
 pub mod peer_handshake;
+pub mod peer_socket;
 pub mod places;
 pub mod places_standin;
 pub mod protocol;

@@ -6,6 +6,7 @@ mod conformance;
 mod fuzz_corpus;
 mod herd;
 mod limits;
+mod link_socket;
 mod metrics;
 mod mixed;
 mod peer_auth;
