@@ -10,7 +10,9 @@
 //! come. A full queue drops the update and marks the link for a new
 //! catch-up dump. Where the blocking sender polls the idle link every
 //! 100 ms to notice that the neighbour closed it, this task simply awaits
-//! the socket becoming readable alongside its queue.
+//! the socket becoming readable alongside its queue. A link whose sent data
+//! goes unacknowledged for `write_timeout_ms` (a partition stalls a link
+//! rather than closing it) is closed by the kernel ([`configure_link`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -166,6 +168,17 @@ async fn connect(addr: &str) -> io::Result<(TcpStream, SocketAddr)> {
     Err(last_error)
 }
 
+/// Sets up a fresh outgoing link's socket: no Nagle delay, and a limit of
+/// `write_timeout` on how long what we sent may stay unacknowledged
+/// (`TCP_USER_TIMEOUT`). A partition stalls a link rather than closing it;
+/// with the limit the kernel closes it, the pending read in [`run_link`]
+/// fails, and the task reconnects and catches the neighbour up soon after
+/// the heal instead of waiting for TCP's next retransmission.
+pub fn configure_link(stream: &TcpStream, write_timeout: Duration) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    herd::peer_socket::limit_unacked(stream, write_timeout)
+}
+
 /// Says hello on a fresh connection (a bare `PEER <name>`, or the
 /// handshake where the herd has a secret), then runs the link until it
 /// fails or the node stops. `Ok`: why the link ended; `Err`: why it was
@@ -176,7 +189,7 @@ async fn serve_link(
     stream: TcpStream,
     addr: SocketAddr,
 ) -> Result<String, String> {
-    let _ = stream.set_nodelay(true);
+    configure_link(&stream, state.limits().write_timeout).map_err(|e| e.to_string())?;
     let (mut read, write) = stream.into_split();
     let mut link = Link {
         write,
@@ -244,7 +257,8 @@ async fn run_link(
             }
             () = &mut stop => return "node stopping".into(),
             read = read.read(&mut scratch) => match read {
-                Ok(0) | Err(_) => return "closed by the neighbour".into(),
+                Ok(0) => return "closed by the neighbour".into(),
+                Err(e) => return e.to_string(),
                 Ok(_) => {} // stray bytes are ignored
             },
         }

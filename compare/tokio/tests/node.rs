@@ -441,3 +441,30 @@ fn stopping_ends_every_task_even_with_clients_connected() {
     }
     assert!(log_text(dir.path()).contains("Clark stopped in"));
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_outgoing_link_bounds_how_long_sent_data_may_stay_unacknowledged() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a port");
+        let addr = listener.local_addr().expect("listener address");
+        let stream = tokio::time::timeout(DEADLINE, tokio::net::TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        let read_back = |stream: &tokio::net::TcpStream| {
+            herd::peer_socket::unacked_limit(stream).expect("read the option")
+        };
+        assert_eq!(read_back(&stream), None, "fresh socket");
+        let limit = Duration::from_millis(7000);
+        herd_tokio::flood::configure_link(&stream, limit).expect("configure the link");
+        assert_eq!(read_back(&stream), Some(limit));
+        assert!(stream.nodelay().expect("nodelay"));
+    });
+}
