@@ -11,12 +11,16 @@ updates did. Each sender task owns one persistent TCP link: it connects
 challenge-response; a refused handshake counts as a failed attempt),
 sends the catch-up dump of the whole cache, then writes queued AT lines as
 they come. It notices a link the neighbour closed by reading it (EOF), and a
-neighbour that connects to us wakes it out of its backoff.
+neighbour that connects to us wakes it out of its backoff. A partition stalls
+a link rather than closing it, so each link's socket gets ``TCP_USER_TIMEOUT``
+of ``write_timeout_ms``: the kernel closes a link whose sent data stays
+unacknowledged that long, the read fails, and the task reconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from . import peer_auth
 from .config import rust_debug, split_host_port
@@ -110,10 +114,20 @@ async def connect(addr: str):
     return reader, writer, peer
 
 
+def limit_unacked(sock, limit_ms: int) -> None:
+    """Has the kernel close ``sock``'s connection when data it sent stays
+    unacknowledged for ``limit_ms`` (Linux; elsewhere nothing). Zero would
+    mean the system default, so it is raised to 1 ms."""
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    if option is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, option, max(1, int(limit_ms)))
+
+
 async def open_link(state, link: LinkQueue, reader, writer, addr) -> str | None:
     """The opening lines: None once the link may carry AT lines, else why
     the neighbour refused it (or we refused its WELCOME)."""
     try:
+        limit_unacked(writer.get_extra_info("socket"), state.limits.write_timeout_ms)
         if state.secret is None:
             await _send(state, writer, addr, [f"PEER {state.name}"])
             return None

@@ -1,4 +1,5 @@
-"""Link replacement, and the Google providers against a local HTTP stub."""
+"""Link replacement, a link's stall limit, and the Google providers against a
+local HTTP stub."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import time
 
 from conftest import ask, eventually, now_text
 
+import pytest
+
+from herd.flood import limit_unacked
 from herd.places import NearbyQuery, whatsat_json
 from herd.places.google import Google
 from herd.places.google_new import FIELD_MASK, GoogleNew
@@ -37,6 +41,20 @@ def test_a_second_link_from_a_neighbour_replaces_the_first(herd_factory):
     assert eventually(lambda: "the new link replaces the old one" in herd.log_text("A"))
     first.close()
     second.close()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux only")
+def test_an_outgoing_link_bounds_how_long_sent_data_may_stay_unacknowledged():
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        with socket.create_connection(server.getsockname(), timeout=5) as sock:
+            def read_back() -> int:
+                return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+
+            assert read_back() == 0  # the system default
+            limit_unacked(sock, 7250)
+            assert read_back() == 7250
+            limit_unacked(sock, 0)  # never "the system default"
+            assert read_back() == 1
 
 
 class Stub:
