@@ -10,13 +10,16 @@
 // of the whole cache, then writes queued AT lines as they come. A full
 // queue drops the update and marks the link for a new catch-up dump, which
 // carries everything the dropped updates did. The acceptor never writes on
-// a link, so `end` on our socket means the neighbour closed it.
+// a link, so `end` on our socket means the neighbour closed it. A link whose
+// output stops moving for writeTimeoutMs is closed and opened again
+// (stall-watch.js, which says what Node can and cannot see of a stall).
 
 const net = require('node:net');
 const { splitAddr } = require('./config');
 const { formatAddr } = require('./logfile');
 const { LineFramer } = require('./line-stream');
 const peerAuth = require('./peer_auth');
+const { StallWatch, checkEveryMs } = require('./stall-watch');
 
 /** How long one connection attempt may take. */
 const CONNECT_TIMEOUT_MS = 1000;
@@ -52,6 +55,7 @@ class Sender {
     this.reportedDown = false;
     this.timer = null;
     this.woken = false;
+    this.stallTimer = null;
   }
 
   start() {
@@ -102,6 +106,7 @@ class Sender {
       this.backoff = this.node.limits.reconnectMinMs;
       this.reportedDown = false;
       this.node.log.notice(`link to ${this.name} (${peerAddr}) up`);
+      this.watchStalls(socket);
       if (hello) this.write([hello]);
       this.catchUp();
       this.send();
@@ -191,6 +196,8 @@ class Sender {
       clearTimeout(handshakeTimer);
       if (this.writeTimer) clearTimeout(this.writeTimer);
       this.writeTimer = null;
+      if (this.stallTimer) clearInterval(this.stallTimer);
+      this.stallTimer = null;
       this.socket = null;
       this.blocked = false;
       if (this.up) {
@@ -206,6 +213,18 @@ class Sender {
       }
       this.retryLater();
     });
+  }
+
+  /** Closes `socket` once its output has not moved for writeTimeoutMs. */
+  watchStalls(socket) {
+    const limitMs = this.node.limits.writeTimeoutMs;
+    const watch = new StallWatch(limitMs);
+    this.stallTimer = setInterval(() => {
+      if (watch.stalledSocket(socket, performance.now())) {
+        socket.destroy(new Error(`output stalled for ${limitMs} ms`));
+      }
+    }, checkEveryMs(limitMs));
+    this.stallTimer.unref();
   }
 
   retryLater() {
