@@ -1,0 +1,76 @@
+'use strict';
+// The launcher `herd-node` starts Node with V8 heap flags that keep the
+// server's memory steady (a pinned young generation, no memory reducer),
+// and HERD_NODE_V8_FLAGS replaces them. Runs the real launcher as a real
+// process and reads the command line Node was exec'd with from /proc
+// (Linux only; skipped elsewhere).
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { eventually } = require('./helpers');
+
+const LAUNCHER = path.join(__dirname, '..', 'herd-node');
+const DEFAULT_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=16', '--no-memory-reducer'];
+const linux = fs.existsSync('/proc/self/cmdline');
+
+/** A port the kernel has just handed out (bound on 0, then released). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts one node through the launcher (`overrides`: environment
+ * variables, undefined = unset); returns Node's argv once it listens. */
+async function launchedArgv(overrides) {
+  const env = { ...process.env, ...overrides };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herd-node-launcher-'));
+  const port = await freePort();
+  const config = path.join(dir, 'herd.toml');
+  fs.writeFileSync(config, `[[server]]\nname = "Solo"\naddr = "127.0.0.1:${port}"\npeers = []\n`);
+  const child = spawn(LAUNCHER, ['node', 'Solo', '--config', config, '--log-dir', dir], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  try {
+    const listening = await eventually(() => stderr.includes('listening on'), 10000);
+    assert.ok(listening, `no "listening on" within 10 s; stderr: ${stderr}`);
+    // exec: the launcher's pid is now Node's.
+    return fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } finally {
+    child.kill('SIGTERM');
+    let timer;
+    const code = await Promise.race([exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 5000)))]);
+    clearTimeout(timer);
+    if (code === 'timeout') child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('the launcher passes the steady-heap V8 flags by default', { skip: !linux && 'needs /proc' }, async () => {
+  const argv = await launchedArgv({ HERD_NODE_V8_FLAGS: undefined });
+  const script = argv.findIndex((a) => a.endsWith(path.join('bin', 'herd.js')));
+  assert.ok(script > 0, `bin/herd.js in ${argv.join(' ')}`);
+  assert.deepEqual(argv.slice(1, script), DEFAULT_FLAGS);
+});
+
+test('HERD_NODE_V8_FLAGS replaces them; empty means none', { skip: !linux && 'needs /proc' }, async () => {
+  const none = await launchedArgv({ HERD_NODE_V8_FLAGS: '' });
+  assert.ok(none[1].endsWith(path.join('bin', 'herd.js')), `no flags: ${none.join(' ')}`);
+  const own = await launchedArgv({ HERD_NODE_V8_FLAGS: '--max-semi-space-size=8 --stack-size=900' });
+  assert.deepEqual(own.slice(1, 3), ['--max-semi-space-size=8', '--stack-size=900']);
+});
