@@ -135,7 +135,7 @@ pub fn serve(
             drop(slot);
             peer::accept(&state, name, reader, addr);
         }
-        Ending::Refused => linger_close(reader.get_ref()),
+        Ending::Refused => linger_close(reader.get_ref(), LINGER),
         Ending::Closed | Ending::Broken | Ending::Challenge(_) => {}
     }
 }
@@ -163,10 +163,12 @@ fn trim_newline(text: &[u8]) -> &[u8] {
 }
 
 /// Half-closes, then reads and drops what the client is still sending
-/// (bounded by [`LINGER`] and [`LINGER_BYTES`]) before the socket is closed.
-fn linger_close(stream: &TcpStream) {
+/// (for up to `linger`, and at most [`LINGER_BYTES`]) before the socket is
+/// closed, so that the close does not reset the connection under the answer
+/// (also used by the metrics endpoint).
+pub(crate) fn linger_close(stream: &TcpStream, linger: Duration) {
     let _ = stream.shutdown(Both::Write);
-    let deadline = Instant::now() + LINGER;
+    let deadline = Instant::now() + linger;
     let mut scratch = [0u8; 16 * 1024];
     let mut drained = 0;
     while drained < LINGER_BYTES {

@@ -264,7 +264,7 @@ impl NodeHandle {
 
 /// Where to connect to wake our own accept: the bound address, with an
 /// unspecified IP (0.0.0.0 or ::) replaced by loopback.
-fn wake_addr(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn wake_addr(addr: SocketAddr) -> SocketAddr {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),

@@ -7,14 +7,15 @@
 //! Garbage gets `400` and a close, other paths `404`, other methods `405`.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::render::{CONTENT_TYPE, render};
-use crate::node::NodeState;
+use crate::connection::linger_close;
+use crate::node::{NodeState, wake_addr};
 
 /// The largest request head read; a longer one is answered `400`.
 pub const HEAD_LIMIT: usize = 8 * 1024;
@@ -90,8 +91,7 @@ fn answer(state: &NodeState, stream: &TcpStream) {
         Err(_) => return, // timed out or broken: nothing to answer
     };
     let _ = (&*stream).write_all(&response);
-    let _ = stream.shutdown(Shutdown::Write);
-    drain(stream);
+    linger_close(stream, DRAIN);
 }
 
 /// The request head up to its blank line; `None` if it is over the limit
@@ -183,33 +183,6 @@ fn response(code: u16, reason: &str, content_type: &str, body: &[u8], with_body:
         out.extend_from_slice(body);
     }
     out
-}
-
-/// Reads what the client still sends (briefly, boundedly) so that closing
-/// does not reset the connection under the answer.
-fn drain(stream: &TcpStream) {
-    let deadline = Instant::now() + DRAIN;
-    let mut scratch = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            break;
-        }
-        match (&*stream).read(&mut scratch) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-}
-
-/// The bound address with an unspecified IP replaced by loopback.
-fn wake_addr(addr: SocketAddr) -> SocketAddr {
-    let ip = match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, addr.port())
 }
 
 #[cfg(test)]
