@@ -1,17 +1,39 @@
 //! What the writers sent and what came back, per client id: every IAMAT's
-//! client part, the newest acked AT line per server, and the line the herd
-//! last agreed on. The checker's expectations are computed from it.
+//! client part, every acked AT line since the herd last agreed (with the
+//! server and the moment its answer arrived), when each server was killed,
+//! and the line the herd last agreed on. The checker's expectations are
+//! computed from it.
+//!
+//! A server answers `IAMAT` before its flood has left it (README, "What it
+//! does not promise"), so an update acked just before that server is killed
+//! may die with it. Acks that arrive within [`AT_KILL`] of their server's
+//! kill are therefore not part of the floor; they are counted, and whether
+//! the herd kept them is reported, but losing one fails nothing.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use crate::checker::Expect;
 use crate::merge::Update;
 
+/// How close to its server's kill (either side: an answer written just
+/// before the signal can arrive just after it) an ack is "at the kill".
+/// The builds hand a flood to their sender within a millisecond, but on a
+/// busy 2-core machine a runnable server can wait tens of milliseconds for
+/// a CPU between writing the answer and writing the flood.
+pub const AT_KILL: Duration = Duration::from_millis(100);
+
+struct Ack {
+    server: usize,
+    at: Instant,
+    update: Update,
+}
+
 #[derive(Default)]
 struct IdState {
     sent: HashSet<String>,
-    /// Newest acked update, per server index.
-    acked: Vec<Option<Update>>,
+    /// Acks since the last whole-herd agreement.
+    acks: Vec<Ack>,
     /// The line every server agreed on at the last whole-herd check.
     agreed: Option<Update>,
     last_time_ns: i128,
@@ -20,6 +42,8 @@ struct IdState {
 pub struct Ledger {
     ids: Vec<String>,
     state: Vec<IdState>,
+    /// When each server was sent SIGKILL.
+    kills: Vec<Vec<Instant>>,
     pub sent: u64,
     pub acked: u64,
 }
@@ -29,12 +53,8 @@ impl Ledger {
     pub fn new(prefix: &str, count: usize, servers: usize) -> Ledger {
         Ledger {
             ids: (0..count).map(|n| format!("{prefix}{n}")).collect(),
-            state: (0..count)
-                .map(|_| IdState {
-                    acked: vec![None; servers],
-                    ..IdState::default()
-                })
-                .collect(),
+            state: (0..count).map(|_| IdState::default()).collect(),
+            kills: vec![Vec::new(); servers],
             sent: 0,
             acked: 0,
         }
@@ -60,36 +80,81 @@ impl Ledger {
         (part, t)
     }
 
-    /// Records server `server`'s AT answer to an IAMAT for id `n`.
-    pub fn ack(&mut self, n: usize, server: usize, update: Update) {
+    /// Records server `server`'s AT answer to an IAMAT for id `n`, which
+    /// arrived at `at`.
+    pub fn ack(&mut self, n: usize, server: usize, update: Update, at: Instant) {
         self.acked += 1;
-        let slot = &mut self.state[n].acked[server];
-        if slot.as_ref().is_none_or(|old| update > *old) {
-            *slot = Some(update);
-        }
+        self.state[n].acks.push(Ack { server, at, update });
+    }
+
+    /// Records that `server` was sent SIGKILL at `at`.
+    pub fn killed(&mut self, server: usize, at: Instant) {
+        self.kills[server].push(at);
+    }
+
+    fn at_kill(&self, ack: &Ack) -> bool {
+        self.kills[ack.server]
+            .iter()
+            .any(|&k| ack.at + AT_KILL >= k && ack.at <= k + AT_KILL)
+    }
+
+    /// The newest update acked by one of `among` outside its kill window.
+    fn floor(&self, n: usize, among: &[usize]) -> Option<&Update> {
+        let st = &self.state[n];
+        st.acks
+            .iter()
+            .filter(|a| among.contains(&a.server) && !self.at_kill(a))
+            .map(|a| &a.update)
+            .chain(st.agreed.as_ref())
+            .max()
     }
 
     /// What must hold for id `n` on the servers in `among`: at least the
-    /// newest update acked by any of them and the last agreed line.
+    /// newest update acked by any of them (outside a kill window) and the
+    /// last agreed line.
     pub fn expect(&self, n: usize, among: &[usize]) -> Expect {
-        let st = &self.state[n];
-        let floor = among
-            .iter()
-            .filter_map(|&s| st.acked[s].as_ref())
-            .chain(st.agreed.as_ref())
-            .max()
-            .cloned();
         Expect {
-            floor,
-            sent: st.sent.clone(),
+            floor: self.floor(n, among).cloned(),
+            sent: self.state[n].sent.clone(),
         }
     }
 
-    /// After a whole-herd check passed: the herd agrees on `line` for id `n`.
+    /// The ids whose newest ack came at a kill and is newer than what must
+    /// hold, with that update: the ones a kill may have taken.
+    pub fn open_at_kill(&self) -> Vec<(usize, Update)> {
+        let everyone: Vec<usize> = (0..self.kills.len()).collect();
+        (0..self.ids.len())
+            .filter_map(|n| {
+                let floor = self.floor(n, &everyone);
+                self.state[n]
+                    .acks
+                    .iter()
+                    .filter(|a| self.at_kill(a))
+                    .map(|a| &a.update)
+                    .max()
+                    .filter(|u| floor.is_none_or(|f| *u > f))
+                    .map(|u| (n, u.clone()))
+            })
+            .collect()
+    }
+
+    /// Of `open` (from [`Ledger::open_at_kill`]), how many the herd did not
+    /// keep: its agreed line is older, or it holds nothing.
+    pub fn lost_at_kill(&self, open: &[(usize, Update)]) -> usize {
+        open.iter()
+            .filter(|(n, u)| self.state[*n].agreed.as_ref().is_none_or(|a| a < u))
+            .count()
+    }
+
+    /// After a whole-herd check passed: the herd agrees on `line` for id
+    /// `n`. Every ack so far is settled by it (kept, or counted as taken by
+    /// a kill), so they are dropped.
     pub fn agreed(&mut self, n: usize, line: Option<&str>) {
+        let st = &mut self.state[n];
         if let Some(u) = line.and_then(Update::parse) {
-            self.state[n].agreed = Some(u);
+            st.agreed = Some(u);
         }
+        st.acks.clear();
     }
 }
 
@@ -109,17 +174,18 @@ mod tests {
         assert_eq!(l.sent, 4);
     }
 
+    fn at(server: &str, part: &str) -> Update {
+        Update::parse(&format!("AT {server} +0.1 {part}")).unwrap()
+    }
+
     #[test]
     fn the_floor_is_the_newest_ack_among_the_asked_servers() {
+        let t = Instant::now();
         let mut l = Ledger::new("c", 1, 5);
         let (p1, _) = l.next_send(0, 1_000_000_000, "+1+1");
         let (p2, _) = l.next_send(0, 2_000_000_000, "+1+2");
-        l.ack(0, 1, Update::parse(&format!("AT Clark +0.1 {p1}")).unwrap());
-        l.ack(
-            0,
-            3,
-            Update::parse(&format!("AT Johnson +0.1 {p2}")).unwrap(),
-        );
+        l.ack(0, 1, at("Clark", &p1), t);
+        l.ack(0, 3, at("Johnson", &p2), t);
         let floor = |l: &Ledger, among: &[usize]| l.expect(0, among).floor.map(|u| u.client_part());
         assert_eq!(floor(&l, &[0, 1, 2, 3, 4]), Some(p2.clone()));
         assert_eq!(floor(&l, &[1, 2]), Some(p1.clone()));
@@ -127,5 +193,54 @@ mod tests {
         l.agreed(0, Some(&format!("AT Johnson +0.1 {p2}")));
         assert_eq!(floor(&l, &[0, 2]), Some(p2));
         assert_eq!(l.expect(0, &[0]).sent.len(), 2);
+        assert_eq!(l.acked, 2);
+    }
+
+    #[test]
+    fn an_ack_at_its_servers_kill_is_not_in_the_floor_but_is_reported() {
+        let t0 = Instant::now();
+        let mut l = Ledger::new("c", 2, 5);
+        let (p1, _) = l.next_send(0, 1_000_000_000, "+1+1");
+        let (p2, _) = l.next_send(0, 2_000_000_000, "+1+2");
+        let (q1, _) = l.next_send(1, 3_000_000_000, "+1+3");
+        // Clark acks p1 long before its kill, p2 10 ms before it; Jaquez
+        // acks q1 10 ms before Clark's kill and is never killed.
+        let kill = t0 + Duration::from_secs(1);
+        l.ack(0, 1, at("Clark", &p1), t0);
+        l.ack(0, 1, at("Clark", &p2), kill - Duration::from_millis(10));
+        l.ack(1, 2, at("Jaquez", &q1), kill - Duration::from_millis(10));
+        let all = [0, 1, 2, 3, 4];
+        assert_eq!(l.expect(0, &all).floor.unwrap().client_part(), p2);
+        l.killed(1, kill);
+        assert_eq!(l.expect(0, &all).floor.unwrap().client_part(), p1);
+        assert_eq!(l.expect(1, &all).floor.unwrap().client_part(), q1);
+        let open = l.open_at_kill();
+        assert_eq!(open.len(), 1);
+        assert_eq!((open[0].0, open[0].1.client_part()), (0, p2.clone()));
+        // The herd agreed on p1: the kill took p2.
+        l.agreed(0, Some(&format!("AT Clark +0.1 {p1}")));
+        assert_eq!(l.lost_at_kill(&open), 1);
+        // Had it agreed on p2, nothing was taken.
+        l.agreed(0, Some(&format!("AT Clark +0.1 {p2}")));
+        assert_eq!(l.lost_at_kill(&open), 0);
+        assert!(l.open_at_kill().is_empty(), "agreement settles every ack");
+    }
+
+    #[test]
+    fn the_kill_window_has_both_edges() {
+        let k = Instant::now() + Duration::from_secs(1);
+        let mut l = Ledger::new("c", 1, 2);
+        l.killed(0, k);
+        let a = |at| Ack {
+            server: 0,
+            at,
+            update: Update::parse("AT Bernard +0.1 c0 +1+1 1.0").unwrap(),
+        };
+        assert!(l.at_kill(&a(k - AT_KILL)));
+        assert!(l.at_kill(&a(k + AT_KILL)));
+        assert!(!l.at_kill(&a(k - AT_KILL - Duration::from_millis(1))));
+        assert!(!l.at_kill(&a(k + AT_KILL + Duration::from_millis(1))));
+        let other = Ack { server: 1, ..a(k) };
+        assert!(!l.at_kill(&other), "only the killed server's acks");
     }
 }

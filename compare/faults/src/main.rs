@@ -200,13 +200,19 @@ fn run(
             let mut emit = |row: Row| -> Result<()> {
                 report::append(&results, &row)?;
                 println!(
-                    "{:<9} {:<10} {:<34} lost {:>3}  converge {}s  {}",
+                    "{:<9} {:<10} {:<34} lost {:>3}  at kill {:>5}  converge {}s  {}{}",
                     row.build,
                     row.scenario,
                     row.fault,
                     row.lost,
+                    report::at_kill(&row),
                     row.converge_s.map_or("-".into(), |s| format!("{s:.2}")),
-                    if row.pass { "ok" } else { "FAIL" }
+                    if row.pass { "ok" } else { "FAIL" },
+                    if row.note.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ({})", row.note)
+                    }
                 );
                 rows.push(row);
                 Ok(())

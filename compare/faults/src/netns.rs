@@ -165,43 +165,21 @@ impl Net {
 
     /// Cuts the link between servers a and b (both directions).
     pub fn cut(&self, a: usize, b: usize) -> Result<()> {
-        ip(&[
-            "-n",
-            &self.ns(a),
-            "route",
-            "add",
-            "blackhole",
-            &format!("{}/32", self.addr(b)),
-        ])?;
-        ip(&[
-            "-n",
-            &self.ns(b),
-            "route",
-            "add",
-            "blackhole",
-            &format!("{}/32", self.addr(a)),
-        ])?;
-        Ok(())
+        self.blackholes("add", a, b)
     }
 
     /// Heals a cut made by `cut`.
     pub fn heal(&self, a: usize, b: usize) -> Result<()> {
-        ip(&[
-            "-n",
-            &self.ns(a),
-            "route",
-            "del",
-            "blackhole",
-            &format!("{}/32", self.addr(b)),
-        ])?;
-        ip(&[
-            "-n",
-            &self.ns(b),
-            "route",
-            "del",
-            "blackhole",
-            &format!("{}/32", self.addr(a)),
-        ])?;
+        self.blackholes("del", a, b)
+    }
+
+    /// Adds or deletes (`op`) a blackhole route to b in a's namespace and
+    /// to a in b's.
+    fn blackholes(&self, op: &str, a: usize, b: usize) -> Result<()> {
+        for (from, to) in [(a, b), (b, a)] {
+            let dest = format!("{}/32", self.addr(to));
+            ip(&["-n", &self.ns(from), "route", op, "blackhole", &dest])?;
+        }
         Ok(())
     }
 

@@ -23,6 +23,13 @@ pub struct Row {
     pub acked: u64,
     /// Ids not settled within the bound (0 when nothing was lost).
     pub lost: usize,
+    /// Ids whose newest ack came from a server within `ledger::AT_KILL` of
+    /// its kill (not required to survive; README "What it does not promise").
+    #[serde(default)]
+    pub at_kill: usize,
+    /// Of those, how many the herd did not keep (the kill took them).
+    #[serde(default)]
+    pub lost_at_kill: usize,
     /// Ids on which the servers still up differed right after the writers
     /// stopped (before the heal): nonzero shows the fault really split them.
     pub diverged: usize,
@@ -45,19 +52,29 @@ pub fn append(path: &Path, row: &Row) -> Result<()> {
     Ok(())
 }
 
+/// `taken/open` for the acks at a kill, `-` when there were none.
+pub fn at_kill(r: &Row) -> String {
+    if r.at_kill == 0 {
+        "-".into()
+    } else {
+        format!("{}/{}", r.lost_at_kill, r.at_kill)
+    }
+}
+
 fn secs(v: Option<f64>) -> String {
     v.map_or("-".into(), |s| format!("{s:.2}"))
 }
 
 pub fn table(rows: &[Row]) -> String {
     let mut s = format!(
-        "{:<9} {:<10} {:<34} {:>6} {:>6} {:>4} {:>5} {:>7} {:>7} {:>6} {}\n",
+        "{:<9} {:<10} {:<34} {:>6} {:>6} {:>4} {:>7} {:>5} {:>7} {:>7} {:>6} {}\n",
         "build",
         "scenario",
         "fault",
         "sent",
         "acked",
         "lost",
+        "at kill",
         "split",
         "surv s",
         "conv s",
@@ -67,13 +84,14 @@ pub fn table(rows: &[Row]) -> String {
     for r in rows {
         let _ = writeln!(
             s,
-            "{:<9} {:<10} {:<34} {:>6} {:>6} {:>4} {:>5} {:>7} {:>7} {:>6.2} {}",
+            "{:<9} {:<10} {:<34} {:>6} {:>6} {:>4} {:>7} {:>5} {:>7} {:>7} {:>6.2} {}",
             r.build,
             r.scenario,
             r.fault,
             r.sent,
             r.acked,
             r.lost,
+            at_kill(r),
             r.diverged,
             secs(r.survivors_converge_s),
             secs(r.converge_s),
@@ -95,6 +113,13 @@ pub fn summary(rows: &[Row], header: &str) -> String {
         rows.len(),
         failed,
         rows.iter().map(|r| r.lost).sum::<usize>()
+    );
+    let _ = writeln!(
+        s,
+        "Acked within {} ms of their server's kill (not required to survive): {}, of which the kill took {}.\n",
+        crate::ledger::AT_KILL.as_millis(),
+        rows.iter().map(|r| r.at_kill).sum::<usize>(),
+        rows.iter().map(|r| r.lost_at_kill).sum::<usize>()
     );
     s += "## Convergence time per build and scenario (seconds, heal -> all servers agree)\n\n";
     s += "Over the faults (not the warm-up). Resolution: the longest poll round.\n\n";
@@ -130,13 +155,15 @@ pub fn summary(rows: &[Row], header: &str) -> String {
     s += "`split`: ids on which the servers still up differed when the writers stopped (the fault was real). ";
     s += "`survivors s`: writers stopped -> each connected group of servers still up agrees. ";
     s += "`converge s`: heal -> the whole herd agrees.\n\n";
-    s += "`on s`: the fault's length, from applied to healed.\n\n";
-    s += "| build | scenario | fault | on s | sent | acked | lost | split | survivors s | converge s | res s | pass | note |\n";
-    s += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    s += "`on s`: the fault's length, from applied to healed. ";
+    s += "`at kill`: ids whose newest ack came from a server within the kill window of its kill, as taken/all ";
+    s += "(a server answers before its flood leaves, so a kill may take such an update; it is not counted as lost).\n\n";
+    s += "| build | scenario | fault | on s | sent | acked | lost | at kill | split | survivors s | converge s | res s | pass | note |\n";
+    s += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for r in rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} |",
+            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} |",
             r.build,
             r.scenario,
             r.fault.replace('|', "/"),
@@ -144,6 +171,7 @@ pub fn summary(rows: &[Row], header: &str) -> String {
             r.sent,
             r.acked,
             r.lost,
+            at_kill(r),
             r.diverged,
             secs(r.survivors_converge_s),
             secs(r.converge_s),
@@ -187,6 +215,8 @@ mod tests {
             sent: 10,
             acked: 9,
             lost: usize::from(!pass),
+            at_kill: 0,
+            lost_at_kill: 0,
             diverged: 3,
             fault_on_s: 5.0,
             survivors_converge_s: None,
@@ -214,6 +244,7 @@ mod tests {
             "{s}"
         );
         assert!(summary(&rows[..1], "h").contains("**PASS**"));
+        assert!(s.contains("kill (not required to survive): 0, of which the kill took 0."));
         assert_eq!(header_of(&s).as_deref(), Some("h"));
     }
 
@@ -223,5 +254,28 @@ mod tests {
         let back: Row = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back.converge_s, Some(1.25));
         assert!(table(&[r]).contains(" ok"));
+    }
+
+    #[test]
+    fn acks_at_a_kill_show_as_taken_over_all_and_old_rows_still_read() {
+        let mut r = row("asyncio", Some(0.1), true);
+        r.at_kill = 3;
+        r.lost_at_kill = 1;
+        assert!(
+            table(&[r.clone()]).contains(" 1/3 "),
+            "{}",
+            table(&[r.clone()])
+        );
+        let s = summary(&[r.clone()], "h");
+        assert!(s.contains("| 0 | 1/3 |"), "{s}");
+        assert!(s.contains(": 3, of which the kill took 1."), "{s}");
+        // Rows written before these fields existed read as none at a kill.
+        let mut v = serde_json::to_value(&r).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("at_kill");
+        o.remove("lost_at_kill");
+        let old: Row = serde_json::from_value(v).unwrap();
+        assert_eq!((old.at_kill, old.lost_at_kill), (0, 0));
+        assert!(table(&[old]).contains("    - "));
     }
 }

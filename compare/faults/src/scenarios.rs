@@ -126,6 +126,8 @@ impl Ctx<'_> {
             sent,
             acked,
             lost: 0,
+            at_kill: 0,
+            lost_at_kill: 0,
             diverged: 0,
             fault_on_s: 0.0,
             survivors_converge_s: None,
@@ -179,8 +181,13 @@ impl Ctx<'_> {
             hold((on_at + duration + self.s.settle).saturating_duration_since(Instant::now()))?;
         }
         row.fault_on_s = on_at.elapsed().as_secs_f64();
+        let open = self.shared.ledger().open_at_kill();
         heal(self)?;
         let o = converge(&self.shared, &[all()], Instant::now(), self.s.bound, true)?;
+        row.at_kill = open.len();
+        if o.converge_s.is_some() {
+            row.lost_at_kill = self.shared.ledger().lost_at_kill(&open);
+        }
         row.converge_s = o.converge_s;
         row.resolution_s = row.resolution_s.max(o.resolution_s);
         row.lost = lost.max(o.lost);
@@ -219,7 +226,9 @@ impl Ctx<'_> {
             duration,
             &move |c: &mut Self| {
                 for &v in &victims {
+                    let at = Instant::now();
                     c.herd.kill(v)?;
+                    c.shared.ledger().killed(v, at);
                     c.shared.set_up(v, false);
                 }
                 Ok(())

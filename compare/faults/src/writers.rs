@@ -137,7 +137,7 @@ fn write_loop(shared: &Shared, stop: &AtomicBool, w: usize, threads: usize, inte
         match answer {
             Ok((conn, line)) => {
                 match Update::parse(&line).filter(|u| u.client_part() == part) {
-                    Some(u) => shared.ledger().ack(n, s, u),
+                    Some(u) => shared.ledger().ack(n, s, u, Instant::now()),
                     None => avoid_until[s] = Instant::now() + AVOID,
                 }
                 conns[s] = Some(conn);
