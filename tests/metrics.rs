@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Instant;
 
 use herd::client::Client;
 use herd::metrics::{self, MetricsServer};
@@ -693,17 +692,53 @@ fn garbage_on_the_metrics_port_gets_an_error_or_a_close_and_scrapes_go_on() {
     // A query string is ignored.
     let with_query = exchange(addr, b"GET /metrics?x=1 HTTP/1.0\r\n\r\n");
     assert_eq!(split_response(&with_query).0, 200);
-    // A client that says nothing holds the endpoint for its read deadline
-    // at most; the next scrape is answered.
+    server.stop();
+}
+
+/// True while the server has neither closed `stream` nor sent on it.
+fn still_waiting(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).expect("nonblocking");
+    let mut byte = [0u8; 1];
+    let waiting = matches!(
+        (&*stream).read(&mut byte),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    );
+    stream.set_nonblocking(false).expect("blocking");
+    waiting
+}
+
+#[test]
+fn a_silent_client_does_not_delay_a_scrape_and_past_the_cap_comes_503() {
+    let herd = TestHerd::single("");
+    let server = serve(&herd, "Clark");
+    let addr = server.addr();
+    // A scrape is answered while a client that says nothing is still being
+    // waited for (served one at a time, it would wait for that client's
+    // read deadline, which would have closed it first).
     let silent = TcpStream::connect(addr).expect("connect");
-    let started = Instant::now();
     let s = scrape(addr);
-    assert!(started.elapsed() < DEADLINE);
     assert_eq!(
         s.value("herd_lines_received_total", &[("command", "IAMAT")]),
         0.0
     );
-    drop(silent);
+    assert!(still_waiting(&silent), "the silent client was served first");
+    // With AT_ONCE silent clients held, the next connection is told 503
+    // at once, without the server reading its request.
+    let mut held = vec![silent];
+    while held.len() < metrics::AT_ONCE {
+        held.push(TcpStream::connect(addr).expect("connect"));
+    }
+    let busy = exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
+    let (status, head, _) = split_response(&busy);
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&busy));
+    assert!(head.contains("retry-after: 1"), "{head}");
+    assert!(held.iter().all(still_waiting));
+    // Once they leave, scrapes are answered again.
+    drop(held);
+    assert!(eventually(DEADLINE, || {
+        let answer = exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
+        !answer.is_empty() && split_response(&answer).0 == 200
+    }));
     server.stop();
 }
 

@@ -1,7 +1,9 @@
 //! The scrape endpoint: `GET /metrics` over a std `TcpListener`.
 //!
-//! One thread of its own, one connection at a time: read the request head
-//! (at most [`HEAD_LIMIT`] bytes within [`READ_DEADLINE`]), answer, close.
+//! An accept thread of its own hands each connection to a short-lived
+//! thread (at most [`AT_ONCE`] at a time, so a silent client cannot delay
+//! a scrape; past that, `503` at once): read the request head (at most
+//! [`HEAD_LIMIT`] bytes within [`READ_DEADLINE`]), answer, close.
 //! Hand-written rather than a crate: a scrape is one request and one
 //! answer, and the node pulls in no HTTP server or async runtime for it.
 //! Garbage gets `400` and a close, other paths `404`, other methods `405`.
@@ -9,7 +11,7 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,14 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// and dropped before the close.
 const DRAIN: Duration = Duration::from_millis(200);
 
+/// Connections answered at once; one more is told `503` and closed.
+pub const AT_ONCE: usize = 4;
+
+/// The drain before closing a connection told `503`: short, as it runs on
+/// the accept thread (a scraper that reads the answer and closes ends it
+/// sooner).
+const BUSY_DRAIN: Duration = Duration::from_millis(20);
+
 /// Pause after a failed accept.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
@@ -49,18 +59,7 @@ pub fn serve(listener: TcpListener, state: Arc<NodeState>) -> io::Result<Metrics
     let flag = Arc::clone(&stopping);
     let thread = std::thread::Builder::new()
         .name(format!("metrics-{}", state.name()))
-        .spawn(move || {
-            for incoming in listener.incoming() {
-                if flag.load(Ordering::Acquire) {
-                    break;
-                }
-                match incoming {
-                    Ok(stream) => answer(&state, &stream),
-                    // Out of descriptors, say: do not spin while it lasts.
-                    Err(_) => std::thread::sleep(ACCEPT_ERROR_PAUSE),
-                }
-            }
-        })?;
+        .spawn(move || accept_loop(&listener, &state, &flag))?;
     Ok(MetricsServer {
         addr,
         stopping,
@@ -74,12 +73,55 @@ impl MetricsServer {
     }
 
     /// Stops serving: wakes the accept with a connection to itself, then
-    /// joins the thread (it finishes at most the scrape in progress).
+    /// joins the thread (it finishes the answers in progress, each within
+    /// its read and write deadlines).
     pub fn stop(self) {
         self.stopping.store(true, Ordering::Release);
         let _ = TcpStream::connect_timeout(&wake_addr(self.addr), Duration::from_millis(500));
         let _ = self.thread.join();
     }
+}
+
+/// Accepts until `stopping`; each connection is answered on a thread of
+/// its own within this scope, so leaving it waits for the answers still
+/// going (each bounded by its read and write deadlines).
+fn accept_loop(listener: &TcpListener, state: &NodeState, stopping: &AtomicBool) {
+    let answering = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for incoming in listener.incoming() {
+            if stopping.load(Ordering::Acquire) {
+                break;
+            }
+            let Ok(stream) = incoming else {
+                // Out of descriptors, say: do not spin while it lasts.
+                std::thread::sleep(ACCEPT_ERROR_PAUSE);
+                continue;
+            };
+            if answering.load(Ordering::Acquire) >= AT_ONCE {
+                busy(&stream);
+                continue;
+            }
+            answering.fetch_add(1, Ordering::AcqRel);
+            let answering = &answering;
+            let spawned = std::thread::Builder::new()
+                .name(format!("metrics-{}-scrape", state.name()))
+                .spawn_scoped(scope, move || {
+                    answer(state, &stream);
+                    answering.fetch_sub(1, Ordering::AcqRel);
+                });
+            if spawned.is_err() {
+                // No thread: the connection was dropped (closed) with it.
+                answering.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    });
+}
+
+/// `503` to a connection past [`AT_ONCE`], without reading its request.
+fn busy(stream: &TcpStream) {
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let _ = (&*stream).write_all(&status_only(503, "Service Unavailable"));
+    linger_close(stream, BUSY_DRAIN);
 }
 
 /// Reads one request from `stream` and answers it; errors just close.
@@ -177,6 +219,9 @@ fn response(code: u16, reason: &str, content_type: &str, body: &[u8], with_body:
     .into_bytes();
     if code == 405 {
         out.extend_from_slice(b"Allow: GET, HEAD\r\n");
+    }
+    if code == 503 {
+        out.extend_from_slice(b"Retry-After: 1\r\n");
     }
     out.extend_from_slice(b"\r\n");
     if with_body {

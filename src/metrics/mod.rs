@@ -15,7 +15,7 @@ mod render;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use http::{MetricsServer, serve};
+pub use http::{AT_ONCE, MetricsServer, serve};
 pub use places::{ERROR_STATUSES, LATENCY_BUCKETS, PlacesMetrics};
 pub use render::{CONTENT_TYPE, render};
 
