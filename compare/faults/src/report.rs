@@ -65,39 +65,43 @@ fn secs(v: Option<f64>) -> String {
     v.map_or("-".into(), |s| format!("{s:.2}"))
 }
 
+/// The measured columns both tables show, in this order.
+const MEASURES: [&str; 9] = [
+    "sent", "acked", "lost", "at kill", "split", "surv s", "conv s", "res s", "pass",
+];
+
+/// Widths of [`MEASURES`] in the text table (right-aligned).
+const MEASURE_WIDTHS: [usize; 9] = [6, 6, 4, 7, 5, 7, 7, 6, 0];
+
+/// One row's [`MEASURES`].
+fn measures(r: &Row) -> [String; 9] {
+    [
+        r.sent.to_string(),
+        r.acked.to_string(),
+        r.lost.to_string(),
+        at_kill(r),
+        r.diverged.to_string(),
+        secs(r.survivors_converge_s),
+        secs(r.converge_s),
+        format!("{:.2}", r.resolution_s),
+        if r.pass { "ok" } else { "FAIL" }.into(),
+    ]
+}
+
+/// One line of the text table.
+fn text_line(build: &str, scenario: &str, fault: &str, cells: &[impl AsRef<str>]) -> String {
+    let mut line = format!("{build:<9} {scenario:<10} {fault:<34}");
+    for (cell, width) in cells.iter().zip(MEASURE_WIDTHS) {
+        let _ = write!(line, " {:>width$}", cell.as_ref());
+    }
+    line.push('\n');
+    line
+}
+
 pub fn table(rows: &[Row]) -> String {
-    let mut s = format!(
-        "{:<9} {:<10} {:<34} {:>6} {:>6} {:>4} {:>7} {:>5} {:>7} {:>7} {:>6} {}\n",
-        "build",
-        "scenario",
-        "fault",
-        "sent",
-        "acked",
-        "lost",
-        "at kill",
-        "split",
-        "surv s",
-        "conv s",
-        "res s",
-        "pass"
-    );
+    let mut s = text_line("build", "scenario", "fault", &MEASURES);
     for r in rows {
-        let _ = writeln!(
-            s,
-            "{:<9} {:<10} {:<34} {:>6} {:>6} {:>4} {:>7} {:>5} {:>7} {:>7} {:>6.2} {}",
-            r.build,
-            r.scenario,
-            r.fault,
-            r.sent,
-            r.acked,
-            r.lost,
-            at_kill(r),
-            r.diverged,
-            secs(r.survivors_converge_s),
-            secs(r.converge_s),
-            r.resolution_s,
-            if r.pass { "ok" } else { "FAIL" }
-        );
+        s += &text_line(&r.build, &r.scenario, &r.fault, &measures(r));
     }
     s
 }
@@ -163,20 +167,12 @@ pub fn summary(rows: &[Row], header: &str) -> String {
     for r in rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} |",
+            "| {} | {} | {} | {:.1} | {} | {} |",
             r.build,
             r.scenario,
             r.fault.replace('|', "/"),
             r.fault_on_s,
-            r.sent,
-            r.acked,
-            r.lost,
-            at_kill(r),
-            r.diverged,
-            secs(r.survivors_converge_s),
-            secs(r.converge_s),
-            r.resolution_s,
-            if r.pass { "ok" } else { "FAIL" },
+            measures(r).join(" | "),
             r.note.replace('|', "/")
         );
     }
