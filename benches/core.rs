@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use herd::answer;
 use herd::cache::{AtRecord, Cache};
-use herd::cmd::iamat;
 use herd::places::{self, NearbyQuery, Offline, Places};
 use herd::protocol::{self, AtLine, Nanos, Request};
 
@@ -29,7 +29,7 @@ fn parse_and_format(c: &mut Criterion) {
         panic!("the benchmark's IAMAT does not parse");
     };
     c.bench_function("format AT (record of an IAMAT)", |b| {
-        b.iter(|| iamat::record(black_box("Clark"), black_box(NOW), black_box(&request)))
+        b.iter(|| answer::iamat_record(black_box("Clark"), black_box(NOW), black_box(&request)))
     });
     let at = "AT Clark +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503";
     c.bench_function("parse AT (a neighbour's flood)", |b| {

@@ -12,16 +12,13 @@ use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use threadpool::ThreadPool;
 
 use crate::connection;
-use crate::node::NodeState;
-
-/// Pause after an accept error such as "too many open files", so that the
-/// loop does not spin while descriptors are short.
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+use crate::limits::ACCEPT_ERROR_PAUSE;
+use crate::state::NodeState;
 
 /// Accepts until the node stops. Woken for the stop by a connection from
 /// the node itself.
@@ -33,7 +30,7 @@ pub fn run(state: &Arc<NodeState>, listener: &TcpListener, pool: &ThreadPool) {
         match incoming {
             Ok(stream) => admit(state, pool, stream),
             Err(e) => {
-                log::warn!("{}: accept failed: {e}", state.name());
+                log::warn!("{}: accept failed: {e}", state.me.name());
                 if is_resource_shortage(&e) && state.shutdown.wait(ACCEPT_ERROR_PAUSE) {
                     break;
                 }
@@ -46,7 +43,7 @@ fn admit(state: &Arc<NodeState>, pool: &ThreadPool, stream: TcpStream) {
     let Ok(addr) = stream.peer_addr() else {
         return; // already gone
     };
-    let limits = state.limits();
+    let limits = state.me.limits();
     if state.clients.fetch_add(1, Ordering::AcqRel) >= limits.max_clients {
         state.clients.fetch_sub(1, Ordering::AcqRel);
         state.metrics.refused();

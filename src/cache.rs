@@ -2,7 +2,7 @@
 //!
 //! Written by `cmd/iamat.rs` (a client's own update) and `cmd/at.rs` (an
 //! update flooded by a neighbour); read by `cmd/whatsat.rs` and by
-//! `flood.rs` for the catch-up dump. [`newer`] is the merge rule, pure and
+//! `link/outbound.rs` for the catch-up dump. [`newer`] is the merge rule, pure and
 //! unit-tested; [`Cache::offer`] applies it under one write lock.
 
 use std::collections::HashMap;

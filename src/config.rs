@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::limits::Limits;
+use crate::limits::{MAX_THREADS, PLACES_TIMEOUT};
+
 /// The default herd of PROTOCOL §1 as commented TOML: what `herd config`
 /// prints and what a node runs with when no `--config` is given.
 pub const DEFAULT_CONFIG: &str = include_str!("default_herd.toml");
@@ -57,58 +60,6 @@ pub struct PlacesConfig {
     pub url: Option<String>,
     /// How long a WHATSAT may wait for the provider, whole request included.
     pub timeout: Duration,
-}
-
-/// Every limit of PROTOCOL §5 and the pool size, with its default and what
-/// happens at the limit. `herd node` flags and the `[limits]` table set them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Client worker threads in the fixed pool. 128 by default: each idle
-    /// client pins one worker until the idle timeout and each WHATSAT holds
-    /// one for the provider's latency, so the pool must be far larger than
-    /// the core count; an idle thread costs a few KiB of resident memory.
-    pub threads: usize,
-    /// Longest line in bytes, line ending excluded. Longer: the client is
-    /// answered `? ` + the first 1 KiB of the line and the connection closed.
-    pub max_line_bytes: usize,
-    /// A client that completes no line for this long is disconnected; a
-    /// trickle of bytes does not count as activity.
-    pub idle_timeout: Duration,
-    /// Client connections served plus waiting for a worker. Over it a new
-    /// connection is closed at once and the refusal logged.
-    pub max_clients: usize,
-    /// A client that does not take our answer for this long is disconnected,
-    /// so that a client that never reads cannot pin a worker in `write`.
-    pub write_timeout: Duration,
-    /// Neighbour reconnect backoff: first wait.
-    pub reconnect_min: Duration,
-    /// Neighbour reconnect backoff: the wait doubles up to this.
-    pub reconnect_max: Duration,
-    /// Invalid lines a neighbour's link may carry before it is closed.
-    pub peer_garbage_lines: u32,
-    /// Updates queued per neighbour. On overflow updates are dropped and the
-    /// link is resynchronised with a catch-up dump.
-    pub peer_queue: usize,
-    /// With a herd secret, each line of the peer-link handshake must arrive
-    /// within this long, or the link attempt is dropped.
-    pub handshake_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            threads: 128,
-            max_line_bytes: 64 * 1024,
-            idle_timeout: Duration::from_secs(60),
-            max_clients: 1024,
-            write_timeout: Duration::from_secs(10),
-            reconnect_min: Duration::from_millis(100),
-            reconnect_max: Duration::from_secs(2),
-            peer_garbage_lines: 10,
-            peer_queue: 10_000,
-            handshake_timeout: Duration::from_secs(5),
-        }
-    }
 }
 
 /// Command-line values that override the file (`None`: keep the file's).
@@ -278,7 +229,7 @@ fn places_config(raw: &RawPlaces, overrides: &Overrides) -> Result<PlacesConfig,
     let timeout_ms = overrides
         .places_timeout_ms
         .or(raw.timeout_ms)
-        .unwrap_or(5000);
+        .unwrap_or(PLACES_TIMEOUT.as_millis() as u64);
     if timeout_ms == 0 {
         return Err(error("[places] timeout_ms must be more than 0"));
     }
@@ -330,8 +281,10 @@ fn limits(raw: &RawLimits, o: &Overrides) -> Result<Limits, ConfigError> {
     if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
         return Err(error(format!("[limits] {name} must be more than 0")));
     }
-    if limits.threads > 4096 {
-        return Err(error("[limits] threads must be at most 4096"));
+    if limits.threads > MAX_THREADS {
+        return Err(error(format!(
+            "[limits] threads must be at most {MAX_THREADS}"
+        )));
     }
     if limits.reconnect_max < limits.reconnect_min {
         return Err(error(

@@ -5,9 +5,9 @@
 //! answers back in order: answers to pipelined lines are gathered and
 //! written together once no further complete line is buffered, so each
 //! answer (a whole WHATSAT answer included) leaves in one write. A valid
-//! `PEER` first line moves the socket to `peer.rs` and frees the worker;
-//! in a herd with a secret, `peer_handshake.rs` checks the neighbour's proof
-//! first.
+//! `PEER` first line moves the socket to `link/inbound.rs` and frees the
+//! worker; in a herd with a secret, `link/handshake.rs` checks the
+//! neighbour's proof first.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as Both, SocketAddr, TcpStream};
@@ -15,19 +15,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::cmd::{self, Outcome};
+use crate::cmd;
+use crate::dispatch::{Outcome, invalid};
+use crate::limits::{LINGER, LINGER_BYTES};
 use crate::line_reader::{Event, LineReader};
+use crate::link::auth::Challenge;
+use crate::link::{handshake, inbound};
 use crate::logfile::LogBatch;
-use crate::node::NodeState;
-use crate::peer;
-use crate::peer_auth::Challenge;
-use crate::peer_handshake;
-
-/// After refusing a line as too long, the rest of what the client sent is
-/// read and dropped for up to this long before closing, so that the close
-/// does not turn into a reset that destroys our answer in flight.
-const LINGER: Duration = Duration::from_secs(1);
-const LINGER_BYTES: usize = 8 * 1024 * 1024;
+use crate::state::NodeState;
 
 /// Holds a client's place in the admission count and the socket registry;
 /// gives both back however the connection ends.
@@ -57,7 +52,7 @@ pub fn serve(
         state: &state,
         socket_id,
     };
-    let limits = state.limits();
+    let limits = state.me.limits();
     let mut reader = LineReader::new(stream, limits.max_line_bytes, Some(limits.idle_timeout));
     reader.start_idle_clock(accepted);
     let mut out = Vec::with_capacity(4096);
@@ -82,7 +77,7 @@ pub fn serve(
                     limits.max_line_bytes
                 ));
                 state.metrics.client_invalid();
-                cmd::invalid(head, &mut out);
+                invalid(head, &mut out);
                 log.sent(addr, trim_newline(&out));
                 Outcome::Close
             }
@@ -117,7 +112,7 @@ pub fn serve(
     let ending = match ending {
         Ending::Challenge(challenge) => {
             let name = challenge.opener().to_owned();
-            match peer_handshake::answer(&state, &mut reader, &challenge, addr, &mut log) {
+            match handshake::answer(&state, &mut reader, &challenge, addr, &mut log) {
                 Ok(()) => Ending::Peer(name),
                 Err(why) => {
                     log.notice(format_args!("link from {name} ({addr}) refused: {why}"));
@@ -133,7 +128,7 @@ pub fn serve(
             // The link no longer counts as a client: `slot` gives back its
             // place before the (long-lived) peer thread takes the socket.
             drop(slot);
-            peer::accept(&state, name, reader, addr);
+            inbound::accept(&state, name, reader, addr);
         }
         Ending::Refused => linger_close(reader.get_ref(), LINGER),
         Ending::Closed | Ending::Broken | Ending::Challenge(_) => {}

@@ -11,12 +11,11 @@
 
 use std::ops::Range;
 
-/// How much of an over-long line is echoed back (PROTOCOL §5).
-pub const TOO_LONG_ECHO: usize = 1024;
+use crate::limits::TOO_LONG_ECHO;
 
 const FIRST_BUFFER: usize = 8 * 1024;
 
-/// What a reader found, for `connection.rs` and `peer.rs`.
+/// What a reader found, for the connections and the inbound links.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event<'a> {
     /// A complete line without its ending (LF, or CR LF). A last line

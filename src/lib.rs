@@ -6,49 +6,62 @@
 //! server can answer for any client. This crate is the blocking build: a
 //! `std::net::TcpListener`, a fixed `threadpool` of client workers, one
 //! `parking_lot::RwLock` for the cache, and one sender thread per neighbour.
+//! It is also the core the tokio build (`compare/tokio`) is made from.
 //!
 //! ## Layout, in the order a line travels
 //!
 //! ```text
-//! accept.rs ──(pool)──> connection.rs ──> line_reader.rs ──> cmd/mod.rs ──> protocol.rs
+//! accept.rs ──(pool)──> connection.rs ──> line_reader.rs ──> cmd/mod.rs ──> dispatch.rs ──> protocol.rs
 //!                                                               │
-//!          cmd/iamat.rs ──> cache.rs ──> flood.rs ──> (neighbours' peer.rs)
-//!          cmd/whatsat.rs ──> cache.rs, places/ ──> answer
-//!          peer.rs ──> cmd/at.rs ──> cache.rs ──> flood.rs
+//!          cmd/iamat.rs ──> answer.rs, cache.rs ──> link/queues.rs ──> link/outbound.rs ──> (neighbour)
+//!          cmd/whatsat.rs ──> cache.rs, places/ ──> answer.rs ──> the client
+//!          link/inbound.rs ──> cmd/at.rs ──> cache.rs ──> link/queues.rs
 //! ```
 //!
-//! `node.rs` builds the shared [`node::NodeState`] and starts and stops the
-//! threads; `config.rs` holds the herd and every limit; `logfile.rs` writes
-//! the per-node log; `shutdown.rs` is the stop latch; `client.rs` is a small
-//! blocking client used by `herd client` and the tests; `up.rs` runs a whole
-//! herd as child processes (`herd up`); `metrics/` counts what the node
-//! does and serves it as Prometheus text (`herd node --metrics-addr`).
+//! Shared by both Rust builds (no I/O model in them): `protocol`,
+//! `framing`, `dispatch`, `answer`, `cache`, `config`, `limits`,
+//! `identity`, `clock`, `logfile`, `places` (but its blocking HTTP client),
+//! `link::auth`, `link::socket`, `node_args`, `cli`, `fd_limit`.
+//!
+//! The blocking build: `node.rs` starts and stops the threads around the
+//! shared [`state::NodeState`]; `accept`, `connection`, `line_reader`,
+//! `cmd/`, `link/` (queues, outbound, inbound, registry, handshake);
+//! `shutdown.rs` is the stop latch; `metrics/` counts what the node does and
+//! serves it as Prometheus text (`herd node --metrics-addr`); `client.rs`
+//! is a small blocking client for `herd client` and the tests; `up.rs` runs
+//! a whole herd as child processes (`herd up`). docs/architecture.md tells
+//! the same with pictures.
 
 #![forbid(unsafe_code)]
 
 pub mod accept;
+pub mod answer;
 pub mod cache;
+pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod connection;
+pub mod dispatch;
 pub mod fd_limit;
-pub mod flood;
 pub mod framing;
+pub mod identity;
+pub mod limits;
 pub mod line_reader;
+pub mod link;
 pub mod logfile;
 pub mod metrics;
 pub mod node;
 pub mod node_args;
-pub mod peer;
-pub mod peer_auth;
-pub mod peer_handshake;
-pub mod peer_socket;
 pub mod places;
 pub mod places_standin;
 pub mod protocol;
 pub mod shutdown;
+pub mod state;
 pub mod up;
 
-pub use config::{Config, Limits, Overrides};
-pub use node::{NodeHandle, NodeOptions, NodeState, StopReport, start};
+pub use config::{Config, Overrides};
+pub use limits::Limits;
+pub use node::{NodeHandle, NodeOptions, StopReport, start};
+pub use state::NodeState;

@@ -1,7 +1,7 @@
 //! Reads lines from a blocking socket, with a length cap and an idle deadline.
 //!
 //! Input is a socket (or any [`TimedRead`]); output is one [`Event`] at a
-//! time for `connection.rs` and `peer.rs`. Where lines start and end is
+//! time for `connection.rs` and `link/inbound.rs`. Where lines start and end is
 //! decided by [`Framer`] (`framing.rs`, shared with the tokio build); this
 //! file only reads bytes and keeps the deadline. It works on bytes, not
 //! `String`s: a line that is not UTF-8 is still a line (the caller answers it
@@ -12,8 +12,9 @@ use std::io::{self, ErrorKind, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-pub use crate::framing::{Event, TOO_LONG_ECHO};
+pub use crate::framing::Event;
 use crate::framing::{Found, Framer};
+use crate::limits::LATE_LOOK;
 
 /// A reader whose blocking reads can be given a timeout.
 pub trait TimedRead: Read {
@@ -47,11 +48,6 @@ pub struct LineReader<R> {
     /// (see [`LATE_LOOK`]) has been taken.
     late_look_done: bool,
 }
-
-/// Past the idle deadline, one read this long is still made before the
-/// client counts as idle: a client that waited in the pool's queue may
-/// have sent its line meanwhile, and must not be closed unheard.
-const LATE_LOOK: Duration = Duration::from_millis(1);
 
 impl<R: TimedRead> LineReader<R> {
     /// `max_line`: longest line in bytes, ending excluded. `idle`: how long a

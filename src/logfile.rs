@@ -5,7 +5,7 @@
 //! link going up or down) and hands them, a batch at a time, to one writer
 //! thread through a bounded channel; the writer appends them to the file,
 //! flushes whenever it has caught up, and lets the next entries gather for
-//! a moment (see [`GATHER`]). Entries are escaped so that bytes a
+//! a moment (see [`LOG_GATHER`](crate::limits::LOG_GATHER)). Entries are escaped so that bytes a
 //! client sends can never forge a log line. No API key or secret is ever
 //! passed here: the Places providers log only their own safe messages.
 
@@ -14,25 +14,11 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-/// Entries longer than this are cut, with a note of how many bytes were left
-/// out, so that one 64 KiB line does not cost 256 KiB of escaped log.
-pub const MAX_LOGGED_BYTES: usize = 4096;
-
-/// Batches the writer may have queued before senders wait for it: a slow
-/// disk slows the node down rather than losing log lines or memory.
-const QUEUE: usize = 16 * 1024;
-
-/// After writing out what was queued, the writer sleeps this long before it
-/// waits again. While it sleeps, submitting a batch only queues it: nobody
-/// waits on the channel, so there is no wake-up to pay. Under load a
-/// request then costs no context switch for its log lines and the file gets
-/// one write per interval instead of one per request; when idle, an entry
-/// reaches the file at most this much later.
-const GATHER: Duration = Duration::from_millis(2);
+use crate::limits::{LOG_GATHER, LOG_QUEUE, MAX_LOGGED_BYTES};
 
 enum Message {
     Entries(Vec<u8>),
@@ -65,7 +51,7 @@ pub fn open(dir: &Path, name: &str) -> io::Result<(NodeLog, LogWriter)> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("{name}.log"));
     let file = OpenOptions::new().create(true).append(true).open(&path)?;
-    let (tx, rx) = bounded(QUEUE);
+    let (tx, rx) = bounded(LOG_QUEUE);
     let thread = std::thread::Builder::new()
         .name(format!("log-{name}"))
         .spawn(move || write_entries(rx, BufWriter::with_capacity(64 * 1024, file)))?;
@@ -103,7 +89,7 @@ fn write_entries(rx: Receiver<Message>, mut file: BufWriter<File>) {
         if let Err(e) = file.flush() {
             report_once(&mut failed, &e);
         }
-        std::thread::sleep(GATHER);
+        std::thread::sleep(LOG_GATHER);
     }
     let _ = file.flush();
 }

@@ -1,15 +1,15 @@
 //! The `herd` command line: parses arguments, loads the config, and runs a
 //! node, a whole local herd, a client, or prints the default config.
 //!
-//! Errors leave here as one line on stderr and an exit code: 2 for a bad
-//! command line or config (before any port is opened), 1 for anything that
-//! fails while running.
+//! Errors leave here as one line on stderr and an exit code (`cli.rs`): 2
+//! for a bad command line or config (before any port is opened), 1 for
+//! anything that fails while running.
 
 #![forbid(unsafe_code)]
 
 use std::io::{self, BufRead, Write};
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +18,10 @@ use clap::{Args, Parser, Subcommand};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use herd::client::Client;
-use herd::config::{self, Config, Overrides};
+use herd::cli::{self, Failure, herd_secret, load_config, resolve_flag_addr};
+use herd::client::{self, Client};
+use herd::config::{self, Overrides};
 use herd::node_args::{NodeArgs, UpArgs};
-use herd::peer_auth::HerdSecret;
 use herd::places_standin::{self, FaultRates, StandinOptions};
 use herd::shutdown::Shutdown;
 use herd::{NodeOptions, places, up};
@@ -42,6 +42,10 @@ enum Commands {
     Up(UpArgs),
     /// Send lines to a server and print its answers (lines from the
     /// arguments, or from stdin, one per line).
+    ///
+    /// Short forms: `herd client Clark iamat ID LOCATION` sends an IAMAT
+    /// with the current time; `herd client Johnson whatsat ID RADIUS BOUND`
+    /// sends a WHATSAT.
     Client(ClientArgs),
     /// Print the default config (the five-server herd) as commented TOML.
     Config,
@@ -111,7 +115,10 @@ struct ServeArgs {
 struct ClientArgs {
     /// host:port, or a server name from the config.
     server: String,
-    /// Lines to send; without any, lines are read from stdin.
+    /// Lines to send (each argument one line), or a short form
+    /// (`iamat ID LOCATION`, `whatsat ID RADIUS BOUND`); without any, lines
+    /// are read from stdin.
+    #[arg(allow_hyphen_values = true)]
     lines: Vec<String>,
     /// Herd config used to look a server name up [default: the default herd].
     #[arg(long, value_name = "FILE")]
@@ -121,16 +128,10 @@ struct ClientArgs {
     timeout_ms: u64,
 }
 
-/// A failure that ends the program: message and exit code.
-struct Failure(String, u8);
-
 fn main() -> ExitCode {
     // ureq logs request URLs, the legacy API's key among them, at debug and
     // trace level; whatever RUST_LOG says, its targets stay at warn.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .filter_module("ureq", log::LevelFilter::Warn)
-        .filter_module("ureq_proto", log::LevelFilter::Warn)
-        .init();
+    cli::init_logging(&["ureq", "ureq_proto"]);
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Node(args) => run_node(args),
@@ -144,24 +145,7 @@ fn main() -> ExitCode {
             command: PlacesCommand::Serve(args),
         }) => run_places_serve(args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure(message, code)) => {
-            eprintln!("herd: {message}");
-            ExitCode::from(code)
-        }
-    }
-}
-
-fn config_error(e: impl ToString) -> Failure {
-    Failure(e.to_string(), 2)
-}
-
-fn load_config(path: Option<&Path>, overrides: &Overrides) -> Result<Config, Failure> {
-    match path {
-        Some(path) => Config::load(path, overrides).map_err(config_error),
-        None => Config::parse(config::DEFAULT_CONFIG, overrides).map_err(config_error),
-    }
+    cli::exit("herd", result)
 }
 
 fn run_node(args: NodeArgs) -> Result<(), Failure> {
@@ -171,11 +155,11 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
         Some(text) => Some(resolve_flag_addr("--metrics-addr", text)?),
         None => None,
     };
-    let me = config.server(&args.name).map_err(config_error)?;
+    let me = config.server(&args.name).map_err(Failure::config)?;
     // Two descriptors per client (see `fd_limit.rs`).
     herd::fd_limit::raise_for(config.limits.max_clients, 2, me.peers.len());
     let api_key = std::env::var("PLACES_API_KEY").ok();
-    let places = places::from_config(&config.places, api_key).map_err(config_error)?;
+    let places = places::from_config(&config.places, api_key).map_err(Failure::config)?;
     let secret = herd_secret(&config)?;
     // Catch SIGINT/SIGTERM before the port opens: from the moment a client
     // (or `herd up`) can see the node, a signal means a clean stop.
@@ -184,30 +168,28 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     // can reach the node.
     let metrics_listener = match metrics_addr {
         Some(addr) => Some(TcpListener::bind(addr).map_err(|e| {
-            Failure(
-                format!("{}: cannot serve metrics on {addr}: {e}", me.name),
-                1,
-            )
+            Failure::running(format!("{}: cannot serve metrics on {addr}: {e}", me.name))
         })?),
         None => None,
     };
     let listener = TcpListener::bind(&me.addr)
-        .map_err(|e| Failure(format!("{}: cannot listen on {}: {e}", me.name, me.addr), 1))?;
+        .map_err(|e| Failure::running(format!("{}: cannot listen on {}: {e}", me.name, me.addr)))?;
     let options = NodeOptions {
         name: &args.name,
         listener,
         places,
         log_dir: &args.common.log_dir,
-        clock: herd::node::system_clock,
+        clock: herd::clock::system_clock,
         secret,
     };
     let node = herd::start(&config, options)
-        .map_err(|e| Failure(format!("{}: cannot start: {e}", args.name), 1))?;
+        .map_err(|e| Failure::running(format!("{}: cannot start: {e}", args.name)))?;
     forward_signals(signals, node.shutdown())?;
     let metrics = match metrics_listener {
         Some(listener) => Some(
-            herd::metrics::serve(listener, Arc::clone(node.state()))
-                .map_err(|e| Failure(format!("{}: cannot serve metrics: {e}", args.name), 1))?,
+            herd::metrics::http::serve(listener, Arc::clone(node.state())).map_err(|e| {
+                Failure::running(format!("{}: cannot serve metrics: {e}", args.name))
+            })?,
         ),
         None => None,
     };
@@ -239,21 +221,11 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The herd secret from the variable `[herd] secret_env` names, if any.
-fn herd_secret(config: &Config) -> Result<Option<HerdSecret>, Failure> {
-    config
-        .secret_env
-        .as_deref()
-        .map(HerdSecret::from_env)
-        .transpose()
-        .map_err(config_error)
-}
-
 /// Takes over SIGINT and SIGTERM; they wait in the returned handle until
 /// [`forward_signals`] hands them on.
 fn catch_signals() -> Result<Signals, Failure> {
     Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| Failure(format!("cannot install signal handlers: {e}"), 1))
+        .map_err(|e| Failure::running(format!("cannot install signal handlers: {e}")))
 }
 
 /// Triggers `shutdown` on the first SIGINT or SIGTERM (one already caught
@@ -266,7 +238,7 @@ fn forward_signals(mut signals: Signals, shutdown: Arc<Shutdown>) -> Result<(), 
                 shutdown.trigger();
             }
         })
-        .map_err(|e| Failure(format!("cannot start the signal thread: {e}"), 1))?;
+        .map_err(|e| Failure::running(format!("cannot start the signal thread: {e}")))?;
     Ok(())
 }
 
@@ -280,7 +252,7 @@ fn run_up(args: UpArgs) -> Result<(), Failure> {
     // instead of five.
     herd_secret(&config)?;
     let exe = std::env::current_exe()
-        .map_err(|e| Failure(format!("cannot find the herd binary: {e}"), 1))?;
+        .map_err(|e| Failure::running(format!("cannot find the herd binary: {e}")))?;
     let options = up::UpOptions {
         exe,
         config_path: args.common.config,
@@ -293,37 +265,44 @@ fn run_up(args: UpArgs) -> Result<(), Failure> {
     if code == 0 {
         Ok(())
     } else {
-        Err(Failure("the herd did not run cleanly".into(), 1))
+        Err(Failure::running("the herd did not run cleanly"))
     }
 }
 
 fn run_client(args: ClientArgs) -> Result<(), Failure> {
+    // A short form with the wrong words fails before anything is sent.
+    let short = client::short_form(&args.lines, herd::clock::system_clock())
+        .transpose()
+        .map_err(Failure::config)?;
     let addr = if args.server.contains(':') {
         args.server.clone()
     } else {
         let config = load_config(args.config.as_deref(), &Overrides::default())?;
         config
             .server(&args.server)
-            .map_err(config_error)?
+            .map_err(Failure::config)?
             .addr
             .clone()
     };
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
     let mut client = Client::connect(addr.as_str(), timeout)
-        .map_err(|e| Failure(format!("cannot connect to {addr}: {e}"), 1))?;
+        .map_err(|e| Failure::running(format!("cannot connect to {addr}: {e}")))?;
     let mut stdout = io::stdout();
     let mut ask = |line: &[u8]| -> Result<(), Failure> {
         let answer = client
             .request(line)
-            .map_err(|e| Failure(format!("{addr}: {e}"), 1))?;
+            .map_err(|e| Failure::running(format!("{addr}: {e}")))?;
         if let Some(answer) = answer {
             stdout
                 .write_all(&answer)
                 .and_then(|()| stdout.flush())
-                .map_err(|e| Failure(format!("stdout: {e}"), 1))?;
+                .map_err(|e| Failure::running(format!("stdout: {e}")))?;
         }
         Ok(())
     };
+    if let Some(line) = short {
+        return ask(line.as_bytes());
+    }
     if !args.lines.is_empty() {
         for line in &args.lines {
             ask(line.as_bytes())?;
@@ -336,7 +315,7 @@ fn run_client(args: ClientArgs) -> Result<(), Failure> {
         line.clear();
         let read = stdin
             .read_until(b'\n', &mut line)
-            .map_err(|e| Failure(format!("stdin: {e}"), 1))?;
+            .map_err(|e| Failure::running(format!("stdin: {e}")))?;
         if read == 0 {
             return Ok(());
         }
@@ -351,10 +330,10 @@ fn run_places_serve(args: ServeArgs) -> Result<(), Failure> {
     let options = standin_options(&args, env_keys.as_deref())?;
     let mut signals = catch_signals()?;
     let standin = places_standin::start(options).map_err(|e| {
-        Failure(
-            format!("places stand-in: cannot start on {}: {e}", args.addr),
-            1,
-        )
+        Failure::running(format!(
+            "places stand-in: cannot start on {}: {e}",
+            args.addr
+        ))
     })?;
     let mut stdout = io::stdout();
     writeln!(
@@ -365,7 +344,7 @@ fn run_places_serve(args: ServeArgs) -> Result<(), Failure> {
         standin.new_url()
     )
     .and_then(|()| stdout.flush())
-    .map_err(|e| Failure(format!("stdout: {e}"), 1))?;
+    .map_err(|e| Failure::running(format!("stdout: {e}")))?;
     let _ = signals.forever().next();
     let requests = standin.requests();
     standin.stop();
@@ -387,7 +366,7 @@ fn standin_options(args: &ServeArgs, env_keys: Option<&str>) -> Result<StandinOp
             .map(str::to_owned),
     );
     if keys.iter().any(String::is_empty) {
-        return Err(config_error("--key: an API key cannot be empty"));
+        return Err(Failure::config("--key: an API key cannot be empty"));
     }
     let faults = FaultRates {
         http_500: parse_rate("fault-http500", args.fault_http500.as_deref())?,
@@ -409,23 +388,13 @@ fn standin_options(args: &ServeArgs, env_keys: Option<&str>) -> Result<StandinOp
         faults,
         page_token_delay: Duration::from_millis(args.page_token_delay_ms),
     };
-    options.validate().map_err(config_error)?;
+    options.validate().map_err(Failure::config)?;
     Ok(options)
 }
 
 /// `host:port` to the first address it names.
 fn resolve_addr(text: &str) -> Result<SocketAddr, Failure> {
     resolve_flag_addr("--addr", text)
-}
-
-/// The `host:port` of `flag` to the first address it names; else a
-/// command-line error (exit 2).
-fn resolve_flag_addr(flag: &str, text: &str) -> Result<SocketAddr, Failure> {
-    let bad = |why: String| config_error(format!("{flag} {text:?}: {why}"));
-    let mut addrs = text.to_socket_addrs().map_err(|e| bad(e.to_string()))?;
-    addrs
-        .next()
-        .ok_or_else(|| bad("names no address".to_owned()))
 }
 
 /// A fault rate: a number from 0 to 1; absent, 0.
@@ -435,7 +404,7 @@ fn parse_rate(flag: &str, text: Option<&str>) -> Result<f64, Failure> {
     };
     match text.trim().parse::<f64>() {
         Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
-        _ => Err(config_error(format!(
+        _ => Err(Failure::config(format!(
             "--{flag} {text:?}: a fault rate is a number from 0 to 1"
         ))),
     }

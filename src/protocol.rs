@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use crate::limits::{MAX_BOUND, MAX_RADIUS_KM, MAX_TIME_INTEGER_DIGITS};
+
 /// The six white-space bytes that separate fields (PROTOCOL §2): space, TAB,
 /// LF, VT, FF, CR. Not `u8::is_ascii_whitespace`, which leaves out VT, and not
 /// `char::is_whitespace`, which adds NBSP and other Unicode spaces.
@@ -34,11 +36,6 @@ pub fn is_blank(line: &str) -> bool {
 /// nanoseconds hold any time the protocol accepts exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Nanos(pub i128);
-
-/// Times with more integer digits than this are refused (`? `): 10^20 s is
-/// about 3 × 10^12 years, far past any clock, and keeps every difference
-/// exact in `i128`. The other builds apply the same bound.
-pub const MAX_TIME_INTEGER_DIGITS: usize = 20;
 
 impl Nanos {
     /// Parses a client time: an optional sign, one or more digits, and
@@ -134,9 +131,6 @@ pub struct Radius {
     pub metres: f64,
 }
 
-/// The largest radius a WHATSAT may ask for, in kilometres.
-pub const MAX_RADIUS_KM: u32 = 50;
-
 impl Radius {
     /// Parses `D+[.D+]` kilometres, more than 0 and at most 50.
     pub fn parse(text: &str) -> Option<Radius> {
@@ -169,9 +163,6 @@ impl Radius {
         })
     }
 }
-
-/// The largest number of results a WHATSAT may ask for.
-pub const MAX_BOUND: usize = 20;
 
 /// Parses a WHATSAT bound: a whole number from 1 to 20 (digits only).
 pub fn parse_bound(text: &str) -> Option<usize> {

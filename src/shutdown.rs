@@ -8,7 +8,7 @@
 //! sockets down.
 
 use std::collections::HashMap;
-use std::net::{Shutdown as Both, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown as Both, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -101,4 +101,16 @@ impl Sockets {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Where to connect to wake our own blocking accept (the node's, or the
+/// metrics endpoint's): the bound address, with an unspecified IP (0.0.0.0
+/// or ::) replaced by loopback.
+pub fn wake_addr(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
 }

@@ -4,7 +4,7 @@
 //! server becomes `herd node NAME ...` (this same binary), one line per
 //! server is printed (name, address, log file), and when the stop latch
 //! fires (Ctrl-C or SIGTERM) every child gets SIGTERM, then SIGKILL if it
-//! has not exited within [`CHILD_STOP_DEADLINE`].
+//! has not exited within [`UP_CHILD_STOP_DEADLINE`](crate::limits::UP_CHILD_STOP_DEADLINE).
 
 use std::io::{self, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -16,12 +16,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::config::Config;
+use crate::limits::{UP_CHILD_STOP_DEADLINE, UP_READY_DEADLINE};
 use crate::shutdown::Shutdown;
-
-/// How long the servers may take to start answering.
-pub const READY_DEADLINE: Duration = Duration::from_secs(10);
-/// How long a child may take to stop after SIGTERM before it is killed.
-pub const CHILD_STOP_DEADLINE: Duration = Duration::from_secs(3);
 
 /// How `herd up` was asked to run the herd.
 #[derive(Debug, Clone)]
@@ -112,7 +108,7 @@ fn spawn(options: &UpOptions, name: &str) -> io::Result<Child> {
 /// Polls until every server accepts a connection, a child exits, the
 /// deadline passes, or the stop latch fires.
 fn wait_until_ready(servers: &mut [Server], stop: &Shutdown) -> Result<(), String> {
-    let deadline = Instant::now() + READY_DEADLINE;
+    let deadline = Instant::now() + UP_READY_DEADLINE;
     let mut waiting: Vec<usize> = (0..servers.len()).collect();
     while !waiting.is_empty() {
         if stop.is_triggered() {
@@ -164,7 +160,7 @@ fn stop_all(servers: &mut [Server], out: &mut dyn Write) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
         }
     }
-    let deadline = Instant::now() + CHILD_STOP_DEADLINE;
+    let deadline = Instant::now() + UP_CHILD_STOP_DEADLINE;
     for server in servers.iter_mut() {
         let Some(child) = server.child.as_mut() else {
             continue;

@@ -1098,6 +1098,59 @@ fn herd_client_prints_answers_for_lines_from_arguments_or_stdin() {
 }
 
 #[test]
+fn herd_client_short_forms_fill_in_the_time_and_spell_the_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nodes = NodeHerd::start(dir.path(), &[("Clark", &[])], &[]);
+    let addr = nodes.addr("Clark").to_string();
+
+    // `iamat ID LOCATION`: the current time is filled in, so the server's
+    // time difference is small (the same clock, a process start apart).
+    let iamat = run(dir.path(), &["client", &addr, "iamat", "kiwi", KIWI_AT]);
+    assert!(iamat.status.success(), "{iamat:?}");
+    let fields: Vec<&str> = iamat.stdout.split_whitespace().collect();
+    assert_eq!(fields.len(), 6, "{:?}", iamat.stdout);
+    assert_eq!(&fields[..2], ["AT", "Clark"], "{:?}", iamat.stdout);
+    assert_eq!(&fields[3..5], ["kiwi", KIWI_AT], "{:?}", iamat.stdout);
+    let diff: f64 = fields[2].parse().expect("a time difference");
+    assert!(diff.abs() < 30.0, "the filled-in time is not now: {diff}");
+    let (secs, nanos) = fields[5].split_once('.').expect("secs.nanos");
+    assert!(secs.bytes().all(|b| b.is_ascii_digit()), "{}", fields[5]);
+    assert_eq!(nanos.len(), 9, "nine digits: {}", fields[5]);
+
+    // A location that starts with '-' is a value, not a flag.
+    let south = run(
+        dir.path(),
+        &["client", &addr, "iamat", "sydney", "-33.865143+151.209900"],
+    );
+    assert!(south.status.success(), "{south:?}");
+    assert!(south.stdout.starts_with("AT Clark "), "{:?}", south.stdout);
+    assert!(
+        south.stdout.contains(" sydney -33.865143+151.209900 "),
+        "{:?}",
+        south.stdout
+    );
+
+    // `whatsat ID RADIUS BOUND`: the AT line kept above, then the JSON.
+    let whatsat = run(dir.path(), &["client", &addr, "whatsat", "kiwi", "10", "2"]);
+    assert!(whatsat.status.success(), "{whatsat:?}");
+    assert!(
+        whatsat.stdout.starts_with(&iamat.stdout),
+        "{:?}",
+        whatsat.stdout
+    );
+    assert!(whatsat.stdout.ends_with("\n\n"), "{:?}", whatsat.stdout);
+
+    // A short form with the wrong number of words: one line, exit 2.
+    let wrong = run(dir.path(), &["client", &addr, "iamat", "kiwi"]);
+    assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
+    assert_eq!(
+        wrong.stderr,
+        "herd: iamat: takes 2 words (iamat ID LOCATION), not 1\n"
+    );
+    assert!(wrong.stdout.is_empty(), "{wrong:?}");
+}
+
+#[test]
 fn herd_client_to_a_port_with_nothing_listening_exits_1_with_one_line() {
     let dir = tempfile::tempdir().expect("temp dir");
     let addr = support::free_addr().to_string();

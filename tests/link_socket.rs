@@ -1,12 +1,12 @@
-//! An outgoing peer link's socket set-up (`flood::configure_link`), read
+//! An outgoing peer link's socket set-up (`link::outbound::configure_link`), read
 //! back from a real connected socket: above all the `TCP_USER_TIMEOUT` that
 //! closes a link a partition has stalled, so it can be opened again.
 
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use herd::flood::configure_link;
-use herd::peer_socket::unacked_limit;
+use herd::link::outbound::configure_link;
+use herd::link::socket::unacked_limit;
 
 #[cfg(target_os = "linux")]
 #[test]
@@ -37,7 +37,7 @@ fn a_zero_limit_is_not_taken_as_the_system_default() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a port");
     let addr = listener.local_addr().expect("listener address");
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    herd::peer_socket::limit_unacked(&stream, Duration::ZERO).expect("set the option");
+    herd::link::socket::limit_unacked(&stream, Duration::ZERO).expect("set the option");
     assert_eq!(
         unacked_limit(&stream).expect("read the option"),
         Some(Duration::from_millis(1))

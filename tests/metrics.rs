@@ -12,7 +12,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
 use herd::client::Client;
-use herd::metrics::{self, MetricsServer};
+use herd::limits::METRICS_AT_ONCE;
+use herd::metrics::http::{self, MetricsServer};
 use herd::places_standin::{self, FaultRates, StandinOptions};
 
 use crate::support::{self, DEADLINE, HerdSpec, TestHerd, eventually, now_text};
@@ -25,7 +26,7 @@ const KEY: &str = "metrics-key-93be1d";
 /// Serves `name`'s metrics on a loopback port the kernel picks.
 fn serve(herd: &TestHerd, name: &str) -> MetricsServer {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind metrics port");
-    metrics::serve(listener, herd.node(name).state().clone()).expect("metrics server")
+    http::serve(listener, herd.node(name).state().clone()).expect("metrics server")
 }
 
 /// Sends `request` as is and reads the whole response (the server closes).
@@ -725,7 +726,7 @@ fn a_silent_client_does_not_delay_a_scrape_and_past_the_cap_comes_503() {
     // With AT_ONCE silent clients held, the next connection is told 503
     // at once, without the server reading its request.
     let mut held = vec![silent];
-    while held.len() < metrics::AT_ONCE {
+    while held.len() < METRICS_AT_ONCE {
         held.push(TcpStream::connect(addr).expect("connect"));
     }
     let busy = exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n");

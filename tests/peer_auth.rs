@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use herd::peer_auth::{self, HerdSecret};
+use herd::link::auth::{self, HerdSecret};
 
 use crate::support::{DEADLINE, HerdSpec, TestHerd, eventually, now_text};
 
@@ -61,7 +61,7 @@ impl Raw {
         let challenge = self.line();
         let nonce = challenge.strip_prefix("CHALLENGE ").map(str::to_owned);
         nonce
-            .filter(|n| peer_auth::is_nonce(n))
+            .filter(|n| auth::is_nonce(n))
             .unwrap_or_else(|| panic!("expected CHALLENGE <nonce>, got {challenge:?}"))
     }
 }
@@ -149,9 +149,9 @@ fn a_good_proof_is_welcomed_and_its_at_lines_are_kept() {
     let herd = TestHerd::single_with_peer_and("", Some(SECRET));
     let mut raw = Raw::to(herd.addr("Clark"));
     let nonce_a = raw.hello("Jaquez");
-    let proof = peer_auth::proof(&secret(), "Jaquez", "Clark", NONCE, &nonce_a);
+    let proof = auth::proof(&secret(), "Jaquez", "Clark", NONCE, &nonce_a);
     raw.send(&format!("PROOF {proof}"));
-    let welcome = peer_auth::welcome(&secret(), "Clark", "Jaquez", &nonce_a, NONCE);
+    let welcome = auth::welcome(&secret(), "Clark", "Jaquez", &nonce_a, NONCE);
     assert_eq!(raw.line(), format!("WELCOME {welcome}"));
     let at = format!(
         "AT Jaquez +0.000000000 kiwi +34.068930-118.445127 {}",
@@ -170,7 +170,7 @@ fn a_replayed_proof_and_a_wrong_one_are_refused() {
     let nonce_a = first.hello("Jaquez");
     let proof = format!(
         "PROOF {}",
-        peer_auth::proof(&secret(), "Jaquez", "Clark", NONCE, &nonce_a)
+        auth::proof(&secret(), "Jaquez", "Clark", NONCE, &nonce_a)
     );
     first.send(&proof);
     assert!(first.line().starts_with("WELCOME "));
@@ -188,7 +188,7 @@ fn a_replayed_proof_and_a_wrong_one_are_refused() {
     let other = HerdSecret::new(b"guess".to_vec()).expect("non-empty");
     let wrong = format!(
         "PROOF {}",
-        peer_auth::proof(&other, "Jaquez", "Clark", NONCE, &nonce_a)
+        auth::proof(&other, "Jaquez", "Clark", NONCE, &nonce_a)
     );
     forged.send(&wrong);
     assert_eq!(forged.line(), format!("? {wrong}"));
@@ -244,13 +244,13 @@ fn the_opener_drops_a_neighbour_whose_welcome_is_wrong() {
             .strip_prefix("PEER Clark ")
             .expect("hello with a nonce")
             .to_owned();
-        assert!(peer_auth::is_nonce(&nonce_o), "{hello}");
+        assert!(auth::is_nonce(&nonce_o), "{hello}");
         raw.send(&format!("CHALLENGE {NONCE}"));
         let proof = raw.line();
-        let expected = peer_auth::proof(&secret(), "Clark", "Jaquez", &nonce_o, NONCE);
+        let expected = auth::proof(&secret(), "Clark", "Jaquez", &nonce_o, NONCE);
         assert_eq!(proof, format!("PROOF {expected}"));
         // A WELCOME made with the roles swapped: a valid MAC, the wrong one.
-        let forged = peer_auth::welcome(&secret(), "Clark", "Jaquez", NONCE, &nonce_o);
+        let forged = auth::welcome(&secret(), "Clark", "Jaquez", NONCE, &nonce_o);
         raw.send(&format!("WELCOME {forged}"));
         assert!(raw.closed(), "Clark kept a link with a forged WELCOME");
         attempts += 1;

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use herd::client::Client;
 use herd::config::{Config, Overrides, Provider};
 use herd::places::{
-    self, Google, NearbyQuery, Places, PlacesError, PlacesHandle, error_object, squeeze_newlines,
-    to_google_json, whatsat_json,
+    self, Google, NearbyQuery, Places, PlacesError, PlacesHandle, answer_json, error_object,
+    squeeze_newlines, to_google_json,
 };
 use serde_json::Value;
 
@@ -650,12 +650,13 @@ fn google_at(url: &str) -> Google {
     google(url, DEADLINE)
 }
 
-/// `nearby` gives `expected`; `whatsat_json` gives its error object;
+/// `nearby` gives `expected`; `answer_json` gives its error object;
 /// neither shows the key.
 fn assert_fails(google: &Google, expected: PlacesError) {
     assert_eq!(google.nearby(&ucla(5)), Err(expected.clone()));
     assert_safe(&expected.message);
-    let text = whatsat_json(google, &ucla(5));
+    let query = ucla(5);
+    let text = answer_json(google.nearby(&query), query.bound);
     assert_eq!(text, error_text(&expected));
     assert_safe(&text);
     assert_log_records_safe();

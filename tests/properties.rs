@@ -5,8 +5,8 @@
 //! update changing nothing. These are what let a herd converge whatever
 //! path and order its floods take.
 
+use herd::answer;
 use herd::cache::{AtRecord, Cache, newer};
-use herd::cmd::iamat;
 use herd::protocol::{self, Location, Nanos, Request};
 use proptest::prelude::*;
 
@@ -55,7 +55,7 @@ fn record(server: &str, client: &str, location: &str, time: i128, now: i128) -> 
     let Request::IAmAt(request) = protocol::parse(&line) else {
         panic!("generated IAMAT does not parse: {line}");
     };
-    iamat::record(server, Nanos(now), &request)
+    answer::iamat_record(server, Nanos(now), &request)
 }
 
 proptest! {

@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 mod fuzz_corpus;
 mod herd;
+mod import_cycles;
 mod limits;
 mod link_socket;
 mod metrics;

@@ -1,12 +1,12 @@
-//! AT: a neighbour floods a location update.
+//! AT: a neighbour floods a location update (blocking build).
 //!
 //! Offers the line to the cache; if it is newer than what the node kept, it
 //! is flooded on to every neighbour but the one it came from. An AT that
 //! changes nothing goes no further, which is what ends a flood.
 
 use crate::cache::AtRecord;
-use crate::node::NodeState;
 use crate::protocol::AtLine;
+use crate::state::NodeState;
 
 pub fn run(state: &NodeState, from: &str, at: &AtLine<'_>) {
     let stored = state.cache.offer(AtRecord::new(at));

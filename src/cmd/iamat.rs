@@ -1,34 +1,18 @@
-//! IAMAT: a client says where it is.
+//! IAMAT: a client says where it is (blocking build).
 //!
-//! Stamps the receipt time, answers the AT line (server name, exact time
-//! difference, the client's operands byte for byte), offers it to the cache
-//! and, if it is the client's newest, floods it to every neighbour.
+//! Stamps the receipt time, answers the AT line (`answer.rs`), offers it to
+//! the cache and, if it is the client's newest, queues it for every
+//! neighbour's sender thread.
 
-use crate::cache::AtRecord;
-use crate::node::NodeState;
-use crate::protocol::{AtLine, IAmAt, Nanos};
+use crate::answer;
+use crate::protocol::IAmAt;
+use crate::state::NodeState;
 
 pub fn run(state: &NodeState, iamat: &IAmAt<'_>, out: &mut Vec<u8>) {
-    let record = record(state.name(), (state.clock)(), iamat);
-    out.extend_from_slice(record.line.as_bytes());
-    out.push(b'\n');
+    let record = answer::iamat_record(state.me.name(), (state.clock)(), iamat);
+    answer::write_iamat(&record, out);
     // An older IAMAT is still answered, but changes nothing and is not flooded.
     if let Some(stored) = state.cache.offer(record) {
         state.flooder.flood(&stored, None);
     }
-}
-
-/// The AT record server `server` makes of `iamat` received at `now` (shared
-/// with the tokio build).
-pub fn record(server: &str, now: Nanos, iamat: &IAmAt<'_>) -> AtRecord {
-    let diff = now.minus(iamat.time).to_string();
-    AtRecord::new(&AtLine {
-        server,
-        diff: &diff,
-        client: iamat.client,
-        location_text: iamat.location_text,
-        location: iamat.location,
-        time_text: iamat.time_text,
-        time: iamat.time,
-    })
 }

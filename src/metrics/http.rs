@@ -1,9 +1,9 @@
 //! The scrape endpoint: `GET /metrics` over a std `TcpListener`.
 //!
 //! An accept thread of its own hands each connection to a short-lived
-//! thread (at most [`AT_ONCE`] at a time, so a silent client cannot delay
+//! thread (at most [`AT_ONCE`](crate::limits::METRICS_AT_ONCE) at a time, so a silent client cannot delay
 //! a scrape; past that, `503` at once): read the request head (at most
-//! [`HEAD_LIMIT`] bytes within [`READ_DEADLINE`]), answer, close.
+//! [`HEAD_LIMIT`](crate::limits::METRICS_HEAD_LIMIT) bytes within [`READ_DEADLINE`](crate::limits::METRICS_READ_DEADLINE)), answer, close.
 //! Hand-written rather than a crate: a scrape is one request and one
 //! answer, and the node pulls in no HTTP server or async runtime for it.
 //! Garbage gets `400` and a close, other paths `404`, other methods `405`.
@@ -13,35 +13,18 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::render::{CONTENT_TYPE, render};
 use crate::connection::linger_close;
-use crate::node::{NodeState, wake_addr};
-
-/// The largest request head read; a longer one is answered `400`.
-pub const HEAD_LIMIT: usize = 8 * 1024;
-
-/// How long a request head may take to arrive, in all.
-pub const READ_DEADLINE: Duration = Duration::from_secs(2);
-
-/// How long an answer may take to leave.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How long, at most, what a client still sends after its answer is read
-/// and dropped before the close.
-const DRAIN: Duration = Duration::from_millis(200);
-
-/// Connections answered at once; one more is told `503` and closed.
-pub const AT_ONCE: usize = 4;
-
-/// The drain before closing a connection told `503`: short, as it runs on
-/// the accept thread (a scraper that reads the answer and closes ends it
-/// sooner).
-const BUSY_DRAIN: Duration = Duration::from_millis(20);
-
-/// Pause after a failed accept.
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+use crate::limits::{
+    ACCEPT_ERROR_PAUSE, METRICS_AT_ONCE as AT_ONCE, METRICS_BUSY_DRAIN as BUSY_DRAIN,
+    METRICS_DRAIN as DRAIN, METRICS_HEAD_LIMIT as HEAD_LIMIT,
+    METRICS_READ_DEADLINE as READ_DEADLINE, METRICS_WRITE_TIMEOUT as WRITE_TIMEOUT,
+    STOP_WAKE_CONNECT,
+};
+use crate::shutdown::wake_addr;
+use crate::state::NodeState;
 
 /// A running scrape endpoint.
 #[derive(Debug)]
@@ -58,7 +41,7 @@ pub fn serve(listener: TcpListener, state: Arc<NodeState>) -> io::Result<Metrics
     let stopping = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stopping);
     let thread = std::thread::Builder::new()
-        .name(format!("metrics-{}", state.name()))
+        .name(format!("metrics-{}", state.me.name()))
         .spawn(move || accept_loop(&listener, &state, &flag))?;
     Ok(MetricsServer {
         addr,
@@ -77,7 +60,7 @@ impl MetricsServer {
     /// its read and write deadlines).
     pub fn stop(self) {
         self.stopping.store(true, Ordering::Release);
-        let _ = TcpStream::connect_timeout(&wake_addr(self.addr), Duration::from_millis(500));
+        let _ = TcpStream::connect_timeout(&wake_addr(self.addr), STOP_WAKE_CONNECT);
         let _ = self.thread.join();
     }
 }
@@ -104,7 +87,7 @@ fn accept_loop(listener: &TcpListener, state: &NodeState, stopping: &AtomicBool)
             answering.fetch_add(1, Ordering::AcqRel);
             let answering = &answering;
             let spawned = std::thread::Builder::new()
-                .name(format!("metrics-{}-scrape", state.name()))
+                .name(format!("metrics-{}-scrape", state.me.name()))
                 .spawn_scoped(scope, move || {
                     answer(state, &stream);
                     answering.fetch_sub(1, Ordering::AcqRel);
@@ -117,7 +100,7 @@ fn accept_loop(listener: &TcpListener, state: &NodeState, stopping: &AtomicBool)
     });
 }
 
-/// `503` to a connection past [`AT_ONCE`], without reading its request.
+/// `503` to a connection past [`AT_ONCE`](crate::limits::METRICS_AT_ONCE), without reading its request.
 fn busy(stream: &TcpStream) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let _ = (&*stream).write_all(&status_only(503, "Service Unavailable"));

@@ -1,6 +1,6 @@
 //! Prometheus metrics of the blocking node: the counters and their hooks.
 //!
-//! One [`Metrics`] lives in the node's [`NodeState`](crate::node::NodeState);
+//! One [`Metrics`] lives in the node's [`NodeState`](crate::state::NodeState);
 //! the threads that do the work call its small hook methods (a relaxed
 //! atomic add each, no lock), and `--metrics-addr` serves them as
 //! Prometheus text. What is already counted elsewhere (the admission count,
@@ -9,15 +9,13 @@
 //! histogram and error statuses), `render` (the text exposition format),
 //! `http` (the tiny blocking scrape server).
 
-mod http;
-mod places;
-mod render;
+pub mod http;
+pub mod places;
+pub mod render;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use http::{AT_ONCE, MetricsServer, serve};
-pub use places::{ERROR_STATUSES, LATENCY_BUCKETS, PlacesMetrics};
-pub use render::{CONTENT_TYPE, render};
+use places::PlacesMetrics;
 
 /// The kinds of line a node receives, the `command` label of
 /// `herd_lines_received_total`.
@@ -143,7 +141,7 @@ impl Metrics {
         bump(&self.sent[SENT_ERROR]);
     }
 
-    // --- hooks: neighbours (cmd/mod.rs, cmd/at.rs, flood.rs) --------------
+    // --- hooks: neighbours (cmd/mod.rs, cmd/at.rs, link/outbound.rs) ------
 
     /// An AT line on an inbound link; `applied` if it changed the cache.
     pub fn flood_received(&self, applied: bool) {

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use super::places::{ERROR_STATUSES, LATENCY_BUCKETS};
 use super::{Received, SENT_KINDS, read};
-use crate::node::NodeState;
+use crate::state::NodeState;
 
 /// The `Content-Type` of a scrape.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,15 +1,15 @@
 //! The `google` Places provider: asks Google's legacy Nearby Search web
 //! service (PLACES.md §1) what is near a WHATSAT client's location.
 //!
-//! Input: a [`NearbyQuery`] from `whatsat_json` (WHATSAT's location and
+//! Input: a [`NearbyQuery`] from the WHATSAT command (its client's location and
 //! radius), plus the endpoint URL, API key and timeout from the herd's
 //! configuration. Output: the provider's JSON object, keys and numbers as
-//! Google wrote them, for `whatsat_json` to cut and lay out; or a
+//! Google wrote them, for `answer_json` (`answer.rs`) to cut and lay out; or a
 //! [`PlacesError`] whose message is safe to show a client.
 //!
 //! Legacy Nearby Search reports its own errors (`REQUEST_DENIED`,
 //! `INVALID_REQUEST`, `OVER_QUERY_LIMIT`, ...) in an HTTP 200 body; such an
-//! object is returned as it is, and `whatsat_json` turns it into the error
+//! object is returned as it is, and `answer_json` turns it into the error
 //! object with Google's status and `error_message`. Everything else that can
 //! go wrong (timeout, no connection, HTTP status other than 200, a body that
 //! is too big, cut short or not JSON) becomes `UNKNOWN_ERROR` with a message
@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::http::{self, ApiKey, Phase, describe, safe_word};
-use super::{NearbyQuery, Places, PlacesError};
+use super::provider::{NearbyQuery, Places, PlacesError};
 
 /// Google's legacy Nearby Search endpoint (JSON output).
 pub const LEGACY_URL: &str = "https://maps.googleapis.com/maps/api/place/nearbysearch/json";
@@ -116,7 +116,7 @@ pub fn check_status(status: u16) -> Result<(), PlacesError> {
 }
 
 /// The legacy answer object in a 200 body, as Google wrote it (its own
-/// error statuses included: `whatsat_json` shapes those).
+/// error statuses included: `answer_json` shapes those).
 pub fn parse_answer(body: &[u8]) -> Result<Value, PlacesError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| failure("Places answered with malformed JSON".to_owned()))?;

@@ -6,7 +6,7 @@
 //! Why it exists: Google closed the legacy Places API to new Cloud projects
 //! in 2025; a key from a new project can only call Places API (New).
 //!
-//! Input: a [`NearbyQuery`] from `whatsat_json`, plus the endpoint URL, API
+//! Input: a [`NearbyQuery`] from the WHATSAT command, plus the endpoint URL, API
 //! key and timeout from the herd's configuration. Output: a legacy object
 //! `{"html_attributions": [], "results": [...], "status": "OK"}` (or
 //! `"ZERO_RESULTS"`), built by the pure function [`to_legacy`]; or a
@@ -75,7 +75,8 @@ use std::time::Duration;
 use serde_json::{Map, Number, Value};
 
 use super::http::{self, ApiKey, Phase, describe, safe_word};
-use super::{NearbyQuery, Places, PlacesError};
+use super::provider::{NearbyQuery, Places, PlacesError};
+use crate::limits::PLACES_MESSAGE_LIMIT;
 
 /// Google's Places API (New) Nearby Search endpoint.
 pub const NEW_URL: &str = "https://places.googleapis.com/v1/places:searchNearby";
@@ -92,10 +93,6 @@ pub const NEW_URL: &str = "https://places.googleapis.com/v1/places:searchNearby"
 pub const FIELD_MASK: &str = "places.id,places.displayName,places.location,places.viewport,\
                               places.types,places.businessStatus,places.shortFormattedAddress,\
                               places.plusCode,places.iconMaskBaseUri,places.iconBackgroundColor";
-
-/// The longest message of Google's passed on, in characters; longer ones
-/// are cut and end with `...`. Google's own are well under 500.
-const MESSAGE_LIMIT: usize = 1000;
 
 /// The Places API (New) provider. One shared HTTP agent (connection pool)
 /// serves every call, from any number of threads.
@@ -248,7 +245,7 @@ fn error_from_answer(status: u16, body: &[u8], key: &str) -> PlacesError {
     }
     if let Some(text) = envelope.message {
         message.push_str(": ");
-        message.push_str(&one_line(&redact(text, key), MESSAGE_LIMIT));
+        message.push_str(&one_line(&redact(text, key), PLACES_MESSAGE_LIMIT));
     }
     PlacesError::new(
         legacy_status(status, envelope.reason),
@@ -732,7 +729,11 @@ mod tests {
         let long = envelope(400, "INVALID_ARGUMENT", &"x".repeat(5000), "");
         let message = error_from_answer(400, long.as_bytes(), KEY).message;
         assert!(message.ends_with(&format!("{}...", "x".repeat(10))));
-        assert!(message.len() < MESSAGE_LIMIT + 100, "{}", message.len());
+        assert!(
+            message.len() < PLACES_MESSAGE_LIMIT + 100,
+            "{}",
+            message.len()
+        );
     }
 
     #[test]
@@ -763,7 +764,10 @@ mod tests {
     /// key at the cut, or in the status word, was shown in part.
     #[test]
     fn a_key_cut_by_the_limit_or_filtered_is_still_redacted() {
-        let at_the_cut = format!("{}{KEY} is not valid", "x".repeat(MESSAGE_LIMIT - 10));
+        let at_the_cut = format!(
+            "{}{KEY} is not valid",
+            "x".repeat(PLACES_MESSAGE_LIMIT - 10)
+        );
         let body = envelope(403, "PERMISSION_DENIED", &at_the_cut, "");
         let message = error_from_answer(403, body.as_bytes(), KEY).message;
         assert!(!message.contains(&KEY[..10]), "{message}");

@@ -16,13 +16,7 @@ use std::time::Duration;
 
 use ureq::http::Response;
 
-/// The largest answer body read, after decompression. A 20-result page is
-/// about 20 KiB.
-pub const BODY_LIMIT: u64 = 4 * 1024 * 1024;
-
-/// Idle connections the agent keeps for reuse: one per pool worker, up to
-/// this many.
-const IDLE_CONNECTIONS: usize = 1024;
+use crate::limits::{PLACES_BODY_LIMIT, PLACES_IDLE_CONNECTIONS};
 
 /// An API key; its `Debug` never shows it.
 pub(super) struct ApiKey(pub(super) String);
@@ -48,13 +42,13 @@ pub(super) fn agent(timeout: Duration) -> ureq::Agent {
         // workers than that asking at once, every call past the third opened
         // and closed a connection of its own (the lab's WHATSAT figures).
         // Keep one per worker, up to the largest pool.
-        .max_idle_connections(IDLE_CONNECTIONS)
-        .max_idle_connections_per_host(IDLE_CONNECTIONS)
+        .max_idle_connections(PLACES_IDLE_CONNECTIONS)
+        .max_idle_connections_per_host(PLACES_IDLE_CONNECTIONS)
         .build();
     ureq::Agent::new_with_config(config)
 }
 
-/// The whole body of `response`, at most [`BODY_LIMIT`] bytes, or a
+/// The whole body of `response`, at most [`PLACES_BODY_LIMIT`] bytes, or a
 /// client-safe description of why it could not be read.
 pub(super) fn read_body(
     response: &mut Response<ureq::Body>,
@@ -63,7 +57,7 @@ pub(super) fn read_body(
     response
         .body_mut()
         .with_config()
-        .limit(BODY_LIMIT)
+        .limit(PLACES_BODY_LIMIT)
         .read_to_vec()
         .map_err(|error| describe(&error, Phase::Body, timeout_ms))
 }

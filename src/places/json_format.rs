@@ -1,11 +1,11 @@
 //! Writes a JSON value laid out the way Google's legacy Places web service
 //! lays out its answers, so that a WHATSAT answer looks like Google's own.
 //!
-//! Input: the `serde_json::Value` that [`super::whatsat_json`] built from a
+//! Input: the `serde_json::Value` that `answer_json` (`answer.rs`) built from a
 //! provider's answer (or an error object); keys are in the Value's order
 //! (`preserve_order`) and numbers carry the provider's own text
 //! (`arbitrary_precision`). Output: the text that follows the AT line of a
-//! WHATSAT answer (after `whatsat_json` squeezes newlines).
+//! WHATSAT answer (after `answer_json` squeezes newlines).
 //!
 //! Google's real layout (PLACES.md §1.8) also puts short arrays of scalars
 //! on one line, with a wrap threshold nobody knows; that part is left out.

@@ -4,7 +4,7 @@
 //! a connection. Input: `data/places.tsv.gz` (GeoNames populated places with
 //! population >= 1000, CC-BY 4.0, made by `data/make_places.py`; see
 //! `data/README.md`), embedded in the binary and loaded once per process.
-//! Output: a legacy Nearby Search object for `whatsat_json` in `places/mod.rs`.
+//! Output: a legacy Nearby Search object for `answer_json` in `places/answer.rs`.
 //!
 //! The radius search below is specified exactly, because the Python and Node
 //! builds re-implement it and must give the same answers:
@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use flate2::read::GzDecoder;
 use serde_json::{Number, Value, json};
 
-use super::{NearbyQuery, Places, PlacesError};
+use super::provider::{NearbyQuery, Places, PlacesError};
 
 /// Mean Earth radius in metres (IUGG), used for every distance and bound.
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;

@@ -16,9 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use herd::client::Client;
+use herd::clock::{Clock, system_clock};
 use herd::config::{Config, Overrides};
-use herd::node::{self, Clock, NodeHandle, NodeOptions};
-use herd::peer_auth::HerdSecret;
+use herd::link::auth::HerdSecret;
+use herd::node::{NodeHandle, NodeOptions};
 use herd::places::{self, PlacesHandle};
 
 /// How long any single wait in a test may take before it fails.
@@ -50,7 +51,7 @@ pub fn eventually(deadline: Duration, mut condition: impl FnMut() -> bool) -> bo
 
 /// The current time as the protocol writes it, `secs.nnnnnnnnn`.
 pub fn now_text() -> String {
-    let now = node::system_clock().0;
+    let now = system_clock().0;
     format!("{}.{:09}", now / 1_000_000_000, now % 1_000_000_000)
 }
 
@@ -104,7 +105,7 @@ impl Default for HerdSpec<'_> {
             extra: "",
             places: None,
             api_key: None,
-            clock: node::system_clock,
+            clock: system_clock,
             secrets: &[],
             wait_linked: true,
         }
@@ -229,7 +230,7 @@ impl TestHerd {
             .unwrap_or_else(|e| panic!("test config does not parse: {e}\n{text}"));
         let places = places::from_config(&config.places, None).expect("offline places load");
         let log_dir = tempfile::tempdir().expect("temp dir");
-        let clock = node::system_clock;
+        let clock = system_clock;
         let mut herd = TestHerd {
             config,
             log_dir,
@@ -276,7 +277,7 @@ impl TestHerd {
                 .find(|(n, _)| n == name)
                 .map(|(_, s)| s.clone()),
         };
-        node::start(&self.config, options).expect("node starts")
+        herd::start(&self.config, options).expect("node starts")
     }
 
     pub fn addr(&self, name: &str) -> SocketAddr {
@@ -444,5 +445,5 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// The system clock as integer nanoseconds, for `{now}` in cases.
 pub fn node_now() -> i128 {
-    node::system_clock().0
+    system_clock().0
 }

@@ -1,4 +1,4 @@
-"""Flooding: one outgoing link and one sender task per neighbour (src/flood.rs).
+"""Flooding: one outgoing link and one sender task per neighbour (src/link/outbound.rs).
 
 ``Flooder.flood`` puts each record that changed the cache on every other
 neighbour's bounded ``asyncio.Queue`` with ``put_nowait``, so a client's

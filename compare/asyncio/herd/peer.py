@@ -1,4 +1,4 @@
-"""Inbound neighbour links: AT lines flooded to this node (src/peer.rs).
+"""Inbound neighbour links: AT lines flooded to this node (src/link/inbound.rs).
 
 A connection whose first line is a valid ``PEER <name>`` is handed here by
 ``connection.py``; the same task goes on serving it as a link, with no idle

@@ -1,6 +1,6 @@
 'use strict';
 // Flooding: one outgoing link and one bounded queue per neighbour, as
-// src/flood.rs. connection.js (IAMAT) and peer.js (AT) call `flood` with
+// src/link/outbound.rs. connection.js (IAMAT) and peer.js (AT) call `flood` with
 // each record that changed the cache; it goes on every other neighbour's
 // queue and never waits. Each Sender keeps one persistent link: it connects
 // (retrying with backoff from reconnectMinMs doubling to reconnectMaxMs

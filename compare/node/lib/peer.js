@@ -1,5 +1,5 @@
 'use strict';
-// Inbound neighbour links: AT lines flooded to this node, as src/peer.rs.
+// Inbound neighbour links: AT lines flooded to this node, as src/link/inbound.rs.
 //
 // connection.js hands a socket here when its first line is `PEER <name>`
 // from a configured neighbour, with whatever lines were read after it. Each

@@ -8,16 +8,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::connection;
-use crate::node::NodeState;
+use herd::limits::ACCEPT_ERROR_PAUSE;
 
-/// Pause after an accept error such as "too many open files", so that the
-/// loop does not spin while descriptors are short.
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+use crate::connection;
+use crate::state::NodeState;
 
 /// Accepts until the node stops.
 pub async fn run(state: Arc<NodeState>, listener: TcpListener) {
@@ -29,7 +26,7 @@ pub async fn run(state: Arc<NodeState>, listener: TcpListener) {
         match accepted {
             Ok((stream, addr)) => admit(&state, stream, addr),
             Err(e) => {
-                log::warn!("{}: accept failed: {e}", state.name());
+                log::warn!("{}: accept failed: {e}", state.me.name());
                 tokio::select! {
                     () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => {}
                     () = state.stop.cancelled() => break,
@@ -40,7 +37,7 @@ pub async fn run(state: Arc<NodeState>, listener: TcpListener) {
 }
 
 fn admit(state: &Arc<NodeState>, stream: TcpStream, addr: std::net::SocketAddr) {
-    let limits = state.limits();
+    let limits = state.me.limits();
     if state.clients.fetch_add(1, Ordering::AcqRel) >= limits.max_clients {
         state.clients.fetch_sub(1, Ordering::AcqRel);
         state.log.notice(format_args!(

@@ -7,7 +7,7 @@
 //! written together once no further complete line is buffered. Where the
 //! blocking worker blocks in `read`, this task is parked and its worker
 //! thread serves other connections. A valid `PEER` first line hands the
-//! socket to `peer.rs`.
+//! socket to `link/inbound.rs`.
 
 use std::io;
 use std::net::SocketAddr;
@@ -15,8 +15,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use herd::cmd::Outcome;
+use herd::dispatch::{Outcome, invalid};
 use herd::framing::Event;
+use herd::limits::{LINGER, LINGER_BYTES};
+use herd::link::auth::Challenge;
 use herd::logfile::LogBatch;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,15 +27,8 @@ use tokio::time::Instant;
 
 use crate::cmd;
 use crate::line_reader::LineReader;
-use crate::node::NodeState;
-use crate::peer;
-use crate::peer_handshake;
-
-/// After refusing a line as too long, the rest of what the client sent is
-/// read and dropped for up to this long before closing, so that the close
-/// does not turn into a reset that destroys our answer in flight.
-const LINGER: Duration = Duration::from_secs(1);
-const LINGER_BYTES: usize = 8 * 1024 * 1024;
+use crate::link::{handshake, inbound};
+use crate::state::NodeState;
 
 /// Holds a client's place in the admission count; gives it back however
 /// the connection ends.
@@ -53,13 +48,13 @@ enum Ending {
     Refused,
     Peer(String),
     /// A neighbour's hello in a herd with a secret: the handshake is next.
-    Challenge(herd::peer_auth::Challenge),
+    Challenge(Challenge),
 }
 
 /// Serves one client until it closes, idles out, breaks or the node stops.
 pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
     let slot = Slot { state: &state };
-    let limits = state.limits();
+    let limits = state.me.limits();
     let (read, mut write) = stream.into_split();
     let mut reader = LineReader::new(read, limits.max_line_bytes, Some(limits.idle_timeout));
     let mut out = Vec::with_capacity(4096);
@@ -91,7 +86,7 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
                     "{addr}: line over {} bytes",
                     limits.max_line_bytes
                 ));
-                herd::cmd::invalid(head, &mut out);
+                invalid(head, &mut out);
                 log.sent(addr, trim_newline(&out));
                 Outcome::Close
             }
@@ -130,7 +125,7 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
         Ending::Challenge(challenge) => {
             let name = challenge.opener().to_owned();
             let answered =
-                peer_handshake::answer(&state, &mut reader, &mut write, &challenge, addr, &mut log)
+                handshake::answer(&state, &mut reader, &mut write, &challenge, addr, &mut log)
                     .await;
             match answered {
                 Ok(()) => Ending::Peer(name),
@@ -147,7 +142,7 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
         Ending::Peer(name) => {
             // The link no longer counts as a client.
             drop(slot);
-            peer::accept(&state, name, reader, write, addr);
+            inbound::accept(&state, name, reader, write, addr);
         }
         Ending::Refused => linger_close(reader.get_mut(), write).await,
         Ending::Closed | Ending::Broken | Ending::Challenge(_) => {}
@@ -177,7 +172,7 @@ fn trim_newline(text: &[u8]) -> &[u8] {
 }
 
 /// Half-closes, then reads and drops what the client is still sending
-/// (bounded by [`LINGER`] and [`LINGER_BYTES`]) before the socket is closed.
+/// (bounded by `LINGER` and `LINGER_BYTES` (`herd::limits`)) before the socket is closed.
 async fn linger_close(read: &mut OwnedReadHalf, mut write: OwnedWriteHalf) {
     let _ = write.shutdown().await;
     let deadline = Instant::now() + LINGER;

@@ -116,7 +116,7 @@ mod tests {
         let mut reader = LineReader::new(server, 2000, None);
         client.write_all(&[b'y'; 3000]).await.unwrap();
         match reader.next_line().await.unwrap() {
-            Event::TooLong(head) => assert_eq!(head.len(), herd::framing::TOO_LONG_ECHO),
+            Event::TooLong(head) => assert_eq!(head.len(), herd::limits::TOO_LONG_ECHO),
             other => panic!("expected TooLong, got {other:?}"),
         }
     }

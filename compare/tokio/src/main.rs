@@ -9,9 +9,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use herd::config::{self, Config};
+use herd::cli::{self, Failure, herd_secret, load_config};
 use herd::node_args::NodeArgs;
-use herd::peer_auth::HerdSecret;
 use herd_tokio::places::Provider;
 use herd_tokio::{NodeOptions, start};
 use tokio::net::TcpListener;
@@ -31,44 +30,22 @@ enum Commands {
     Node(NodeArgs),
 }
 
-/// A failure that ends the program: message and exit code.
-struct Failure(String, u8);
-
 fn main() -> ExitCode {
     // No HTTP or TLS library logs below warn: their debug output can carry
     // request details, and the legacy API's key is in its URL.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .filter_module("hyper", log::LevelFilter::Warn)
-        .filter_module("hyper_util", log::LevelFilter::Warn)
-        .filter_module("hyper_rustls", log::LevelFilter::Warn)
-        .filter_module("rustls", log::LevelFilter::Warn)
-        .init();
+    cli::init_logging(&["hyper", "hyper_util", "hyper_rustls", "rustls"]);
     let Commands::Node(args) = Cli::parse().command;
-    match run_node(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure(message, code)) => {
-            eprintln!("herd-tokio: {message}");
-            ExitCode::from(code)
-        }
-    }
-}
-
-fn config_error(e: impl ToString) -> Failure {
-    Failure(e.to_string(), 2)
+    cli::exit("herd-tokio", run_node(args))
 }
 
 fn run_node(args: NodeArgs) -> Result<(), Failure> {
     // The flag is shared with the blocking build, which alone serves metrics.
     if args.metrics_addr.is_some() {
-        return Err(config_error("--metrics-addr: not built in this build"));
+        return Err(Failure::config("--metrics-addr: not built in this build"));
     }
     let overrides = args.overrides();
-    let config = match args.common.config.as_deref() {
-        Some(path) => Config::load(path, &overrides),
-        None => Config::parse(config::DEFAULT_CONFIG, &overrides),
-    }
-    .map_err(config_error)?;
-    let me = config.server(&args.name).map_err(config_error)?.clone();
+    let config = load_config(args.common.config.as_deref(), &overrides)?;
+    let me = config.server(&args.name).map_err(Failure::config)?.clone();
     // One descriptor per client here (no wake-up handles are kept).
     herd::fd_limit::raise_for(config.limits.max_clients, 1, me.peers.len());
     let workers = config.limits.threads.max(1);
@@ -77,37 +54,32 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
         .thread_name(format!("tokio-{}", me.name))
         .enable_all()
         .build()
-        .map_err(|e| Failure(format!("cannot start the runtime: {e}"), 1))?;
+        .map_err(|e| Failure::running(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async move {
         // The provider's HTTP client needs the runtime; its checks are
         // config errors all the same, before any port opens.
         let api_key = std::env::var("PLACES_API_KEY").ok();
-        let places = Provider::from_config(&config.places, api_key).map_err(config_error)?;
-        let secret = config
-            .secret_env
-            .as_deref()
-            .map(HerdSecret::from_env)
-            .transpose()
-            .map_err(config_error)?;
+        let places = Provider::from_config(&config.places, api_key).map_err(Failure::config)?;
+        let secret = herd_secret(&config)?;
         // Catch SIGINT/SIGTERM before the port opens: from the moment a
         // client can see the node, a signal means a clean stop.
         let mut sigterm = signal(SignalKind::terminate())
-            .map_err(|e| Failure(format!("cannot install signal handlers: {e}"), 1))?;
+            .map_err(|e| Failure::running(format!("cannot install signal handlers: {e}")))?;
         let mut sigint = signal(SignalKind::interrupt())
-            .map_err(|e| Failure(format!("cannot install signal handlers: {e}"), 1))?;
-        let listener = TcpListener::bind(&me.addr)
-            .await
-            .map_err(|e| Failure(format!("{}: cannot listen on {}: {e}", me.name, me.addr), 1))?;
+            .map_err(|e| Failure::running(format!("cannot install signal handlers: {e}")))?;
+        let listener = TcpListener::bind(&me.addr).await.map_err(|e| {
+            Failure::running(format!("{}: cannot listen on {}: {e}", me.name, me.addr))
+        })?;
         let options = NodeOptions {
             name: &me.name,
             listener,
             places,
             log_dir: &args.common.log_dir,
-            clock: herd::node::system_clock,
+            clock: herd::clock::system_clock,
             secret,
         };
         let node = start(&config, options)
-            .map_err(|e| Failure(format!("{}: cannot start: {e}", me.name), 1))?;
+            .map_err(|e| Failure::running(format!("{}: cannot start: {e}", me.name)))?;
         log::info!(
             "{} listening on {}, {workers} runtime workers, log {}",
             me.name,

@@ -201,7 +201,7 @@ impl Remote {
         response: hyper::Response<hyper::body::Incoming>,
         deadline: Instant,
     ) -> Result<Vec<u8>, String> {
-        let limit = usize::try_from(places::BODY_LIMIT).unwrap_or(usize::MAX);
+        let limit = usize::try_from(herd::limits::PLACES_BODY_LIMIT).unwrap_or(usize::MAX);
         let body = Limited::new(response.into_body(), limit);
         match tokio::time::timeout_at(deadline, body.collect()).await {
             Err(_) => Err(self.too_slow()),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use herd::client::Client;
 use herd::config::{Config, Overrides};
-use herd::peer_auth::HerdSecret;
+use herd::link::auth::HerdSecret;
 use herd::places_standin::{self, FaultRates, StandinOptions};
 use herd_tokio::places::Provider;
 use herd_tokio::{NodeHandle, NodeOptions};
@@ -39,7 +39,7 @@ fn eventually(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
 }
 
 fn now_text() -> String {
-    let now = herd::node::system_clock().0;
+    let now = herd::clock::system_clock().0;
     format!("{}.{:09}", now / 1_000_000_000, now % 1_000_000_000)
 }
 
@@ -86,7 +86,7 @@ impl Node {
                 listener,
                 places,
                 log_dir,
-                clock: herd::node::system_clock,
+                clock: herd::clock::system_clock,
                 secret: secret.and_then(|s| HerdSecret::new(s.as_bytes().to_vec())),
             };
             herd_tokio::start(config, options).expect("node starts")
@@ -430,7 +430,7 @@ fn stopping_ends_every_task_even_with_clients_connected() {
     assert!(node.ask("IAMAT a +1+2 1").starts_with("AT Clark "));
     let (took, clean) = node.stop();
     assert!(clean, "tasks were abandoned");
-    assert!(took < herd_tokio::node::STOP_DEADLINE, "took {took:?}");
+    assert!(took < herd::limits::STOP_DEADLINE, "took {took:?}");
     let mut byte = [0u8; 1];
     for client in &clients {
         client
@@ -459,11 +459,11 @@ fn an_outgoing_link_bounds_how_long_sent_data_may_stay_unacknowledged() {
             .expect("connect in time")
             .expect("connect");
         let read_back = |stream: &tokio::net::TcpStream| {
-            herd::peer_socket::unacked_limit(stream).expect("read the option")
+            herd::link::socket::unacked_limit(stream).expect("read the option")
         };
         assert_eq!(read_back(&stream), None, "fresh socket");
         let limit = Duration::from_millis(7000);
-        herd_tokio::flood::configure_link(&stream, limit).expect("configure the link");
+        herd_tokio::link::outbound::configure_link(&stream, limit).expect("configure the link");
         assert_eq!(read_back(&stream), Some(limit));
         assert!(stream.nodelay().expect("nodelay"));
     });

@@ -10,7 +10,8 @@
 //! AT line a server answers with) parses back to the same request; a time
 //! written back as the protocol writes times parses to the same nanoseconds.
 
-use herd::protocol::{self, MAX_BOUND, Nanos, Request, format_at};
+use herd::limits::MAX_BOUND;
+use herd::protocol::{self, Nanos, Request, format_at};
 
 /// A server clock for building AT lines: 2021-05-19T22:53:48.223371889Z.
 const SERVER_NOW: Nanos = Nanos(1_621_464_828_223_371_889);

@@ -15,7 +15,8 @@ use std::cell::Cell;
 use std::io::{self, Read};
 use std::time::Duration;
 
-use herd::line_reader::{Event, LineReader, TOO_LONG_ECHO, TimedRead};
+use herd::limits::TOO_LONG_ECHO;
+use herd::line_reader::{Event, LineReader, TimedRead};
 
 /// A reader that hands out `data` in chunks whose sizes come from a small
 /// xorshift generator, and counts its reads.

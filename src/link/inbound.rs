@@ -1,64 +1,19 @@
-//! Inbound neighbour links: AT lines flooded to this node.
+//! Inbound links of a blocking node: AT lines neighbours flood to it.
 //!
 //! A connection whose first line is a valid `PEER <name>` is handed here by
 //! `connection.rs`. It is served on a thread of its own, never on a pool
 //! worker: a link lives as long as the neighbour does and would pin a worker
-//! for good. Each line goes to `cmd::peer_line` (AT -> cache -> flood). A
-//! second link from the same neighbour replaces the first, so there are at
-//! most as many of these threads as neighbours.
+//! for good. Each line goes to `cmd::link_line` (AT -> cache -> flood). A
+//! second link from the same neighbour replaces the first (`registry.rs`),
+//! so there are at most as many of these threads as neighbours.
 
-use std::collections::HashMap;
 use std::net::{Shutdown as Both, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::JoinHandle;
-
-use parking_lot::Mutex;
 
 use crate::cmd;
 use crate::line_reader::{Event, LineReader};
 use crate::logfile::LogBatch;
-use crate::node::NodeState;
-
-/// The open inbound links, by neighbour name.
-#[derive(Debug, Default)]
-pub struct InboundLinks {
-    next_id: AtomicU64,
-    open: Mutex<HashMap<String, Inbound>>,
-}
-
-#[derive(Debug)]
-struct Inbound {
-    id: u64,
-    stream: Option<TcpStream>,
-    thread: JoinHandle<()>,
-}
-
-impl InboundLinks {
-    /// Closes every link and waits for their threads (node stop).
-    pub fn close_all(&self) {
-        let open = std::mem::take(&mut *self.open.lock());
-        for link in open.into_values() {
-            link.close_and_join();
-        }
-    }
-
-    /// Names of neighbours with an open inbound link.
-    pub fn connected(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.open.lock().keys().cloned().collect();
-        names.sort();
-        names
-    }
-}
-
-impl Inbound {
-    fn close_and_join(self) {
-        if let Some(stream) = &self.stream {
-            let _ = stream.shutdown(Both::Both);
-        }
-        let _ = self.thread.join();
-    }
-}
+use crate::state::NodeState;
 
 /// Serves the link from neighbour `name` on a new thread, replacing (and
 /// closing) any earlier link from it. `reader` may already hold lines that
@@ -70,7 +25,7 @@ pub fn accept(
     addr: SocketAddr,
 ) {
     reader.set_idle(None);
-    let id = state.inbound.next_id.fetch_add(1, Ordering::Relaxed);
+    let id = state.inbound.next_id();
     let stream = reader.get_ref().try_clone().ok();
     let thread_state = Arc::clone(state);
     let thread_name = name.clone();
@@ -89,12 +44,7 @@ pub fn accept(
     state
         .log
         .notice(format_args!("link from {name} ({addr}) up"));
-    let replaced = state
-        .inbound
-        .open
-        .lock()
-        .insert(name.clone(), Inbound { id, stream, thread });
-    if let Some(old) = replaced {
+    if let Some(old) = state.inbound.insert(&name, id, stream, thread) {
         state.log.notice(format_args!(
             "link from {name}: the new link replaces the old one"
         ));
@@ -111,7 +61,7 @@ fn serve(
     mut reader: LineReader<TcpStream>,
     addr: SocketAddr,
 ) {
-    let garbage_limit = state.limits().peer_garbage_lines;
+    let garbage_limit = state.me.limits().peer_garbage_lines;
     let mut garbage = 0;
     let mut log = LogBatch::new();
     let why = loop {
@@ -119,7 +69,7 @@ fn serve(
         let why = match event {
             Ok(Event::Line(line)) => {
                 log.received(addr, line);
-                if !cmd::peer_line(state, name, line) {
+                if !cmd::link_line(state, name, line) {
                     garbage += 1;
                     if garbage >= garbage_limit {
                         Some(format!("{garbage} invalid lines"))
@@ -151,8 +101,5 @@ fn serve(
         .log
         .notice(format_args!("link from {name} ({addr}) down: {why}"));
     let _ = reader.get_ref().shutdown(Both::Both);
-    let mut open = state.inbound.open.lock();
-    if open.get(name).is_some_and(|link| link.id == id) {
-        open.remove(name);
-    }
+    state.inbound.forget(name, id);
 }

@@ -1,123 +1,35 @@
-//! Flooding: one outgoing link and one sender task per neighbour.
+//! Outgoing links of a tokio node: one sender task per neighbour.
 //!
-//! The tokio twin of the blocking `flood.rs`, with the same rules: IAMAT and
-//! AT call [`Flooder::flood`] with each record that changed the cache; it is
-//! put on every other neighbour's bounded `tokio::sync::mpsc` queue with
-//! `try_send`, so a connection never waits on a slow or dead neighbour. Each
-//! sender task owns one persistent TCP link: it connects (retrying with
-//! backoff while the neighbour is down), says `PEER <name>`, sends a
-//! catch-up dump of the whole cache, then writes queued AT lines as they
-//! come. A full queue drops the update and marks the link for a new
-//! catch-up dump. Where the blocking sender polls the idle link every
-//! 100 ms to notice that the neighbour closed it, this task simply awaits
-//! the socket becoming readable alongside its queue. A link whose sent data
-//! goes unacknowledged for `write_timeout_ms` (a partition stalls a link
-//! rather than closing it) is closed by the kernel ([`configure_link`]).
+//! The tokio twin of the blocking `link/outbound.rs`: each sender task owns
+//! one persistent TCP link: it connects (retrying with backoff while the
+//! neighbour is down), says `PEER <name>` (or runs the §7 handshake,
+//! `handshake.rs`), sends a catch-up dump of the whole cache, then writes
+//! the AT lines its queue (`queues.rs`) hands it as they come. Where the
+//! blocking sender polls the idle link every 100 ms to notice that the
+//! neighbour closed it, this task simply awaits the socket becoming
+//! readable alongside its queue. A link whose sent data goes unacknowledged
+//! for `write_timeout_ms` (a partition stalls a link rather than closing
+//! it) is closed by the kernel ([`configure_link`]).
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use herd::cache::AtRecord;
+use herd::limits::{BATCH, CONNECT_TIMEOUT, LINK_BUFFER};
 use herd::logfile::LogBatch;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{Notify, mpsc};
 
-use crate::node::NodeState;
-use crate::peer_handshake;
-
-/// How long one connection attempt may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Queued updates written in one go.
-const BATCH: usize = 1024;
-
-/// The sending side of every neighbour's queue; lives in the node's state.
-#[derive(Debug)]
-pub struct Flooder {
-    links: Vec<LinkQueue>,
-}
-
-#[derive(Debug)]
-struct LinkQueue {
-    name: String,
-    updates: mpsc::Sender<Arc<AtRecord>>,
-    /// Set when an update was dropped; the sender re-sends the whole cache.
-    resync: Arc<AtomicBool>,
-    /// Wakes the sender out of its backoff (the neighbour just connected to
-    /// us, so it is back up).
-    wake: Arc<Notify>,
-}
-
-/// The receiving side of one neighbour's queue, for its sender task.
-#[derive(Debug)]
-pub struct LinkPlan {
-    name: String,
-    addr: String,
-    updates: mpsc::Receiver<Arc<AtRecord>>,
-    resync: Arc<AtomicBool>,
-    wake: Arc<Notify>,
-}
-
-impl Flooder {
-    /// Queues for `neighbours` (name, address), each holding `capacity`.
-    pub fn new(neighbours: &[(String, String)], capacity: usize) -> (Flooder, Vec<LinkPlan>) {
-        let mut links = Vec::new();
-        let mut plans = Vec::new();
-        for (name, addr) in neighbours {
-            let (updates_tx, updates_rx) = mpsc::channel(capacity.max(1));
-            let resync = Arc::new(AtomicBool::new(false));
-            let wake = Arc::new(Notify::new());
-            links.push(LinkQueue {
-                name: name.clone(),
-                updates: updates_tx,
-                resync: Arc::clone(&resync),
-                wake: Arc::clone(&wake),
-            });
-            plans.push(LinkPlan {
-                name: name.clone(),
-                addr: addr.clone(),
-                updates: updates_rx,
-                resync,
-                wake,
-            });
-        }
-        (Flooder { links }, plans)
-    }
-
-    /// Queues `record` for every neighbour except `except` (where it came
-    /// from). Never waits.
-    pub fn flood(&self, record: &Arc<AtRecord>, except: Option<&str>) {
-        for link in self
-            .links
-            .iter()
-            .filter(|link| Some(link.name.as_str()) != except)
-        {
-            match link.updates.try_send(Arc::clone(record)) {
-                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    link.resync.store(true, Ordering::Release);
-                }
-            }
-        }
-    }
-
-    /// Tells the sender to `neighbour` to retry now instead of after its
-    /// backoff.
-    pub fn wake(&self, neighbour: &str) {
-        if let Some(link) = self.links.iter().find(|link| link.name == neighbour) {
-            link.wake.notify_one();
-        }
-    }
-}
+use super::handshake;
+use super::queues::LinkPlan;
+use crate::state::NodeState;
 
 /// The sender task: keeps the link to one neighbour up until the node stops.
 pub async fn keep_link(state: Arc<NodeState>, mut plan: LinkPlan) {
-    let limits = state.limits();
+    let limits = state.me.limits();
     let mut backoff = limits.reconnect_min;
     let mut reported_down = false;
     while !state.stop.is_cancelled() {
@@ -176,7 +88,7 @@ async fn connect(addr: &str) -> io::Result<(TcpStream, SocketAddr)> {
 /// the heal instead of waiting for TCP's next retransmission.
 pub fn configure_link(stream: &TcpStream, write_timeout: Duration) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    herd::peer_socket::limit_unacked(stream, write_timeout)
+    herd::link::socket::limit_unacked(stream, write_timeout)
 }
 
 /// Says hello on a fresh connection (a bare `PEER <name>`, or the
@@ -189,19 +101,19 @@ async fn serve_link(
     stream: TcpStream,
     addr: SocketAddr,
 ) -> Result<String, String> {
-    configure_link(&stream, state.limits().write_timeout).map_err(|e| e.to_string())?;
+    configure_link(&stream, state.me.limits().write_timeout).map_err(|e| e.to_string())?;
     let (mut read, write) = stream.into_split();
     let mut link = Link {
         write,
-        out: Vec::with_capacity(64 * 1024),
+        out: Vec::with_capacity(LINK_BUFFER),
         addr,
         log: LogBatch::new(),
-        timeout: state.limits().write_timeout,
+        timeout: state.me.limits().write_timeout,
     };
     match &state.secret {
-        None => link.add_line(&format!("PEER {}", state.name())),
+        None => link.add_line(&format!("PEER {}", state.me.name())),
         Some(secret) => {
-            let said = peer_handshake::open(
+            let said = handshake::open(
                 state,
                 secret,
                 &plan.name,
@@ -290,7 +202,7 @@ impl Link {
         let snapshot = state.cache.snapshot();
         for record in &snapshot {
             self.add_line(&record.line);
-            if self.out.len() >= 64 * 1024 {
+            if self.out.len() >= LINK_BUFFER {
                 self.finish(state).await?;
             }
         }

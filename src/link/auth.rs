@@ -1,4 +1,5 @@
-//! Authenticated peer links (PROTOCOL §7), as plain functions over lines.
+//! Authenticated peer links (PROTOCOL §7), as plain functions over lines;
+//! shared by both Rust builds.
 //!
 //! Where the herd has a shared secret, a link opens with a mutual
 //! HMAC-SHA256 challenge-response instead of a bare `PEER` line, so that
@@ -12,7 +13,7 @@
 //! ```
 //!
 //! This file holds the secret, the nonces, the two MACs and every check; it
-//! does no I/O. `peer_handshake.rs` (blocking) and the tokio build read and
+//! does no I/O. `handshake.rs` (blocking) and the tokio build read and
 //! write the lines, so every Rust side hashes exactly the same text. MACs
 //! are compared with `hmac`'s constant-time verify. The secret never leaves
 //! [`HerdSecret`]: its `Debug` is redacted and nothing here formats it.

@@ -1,24 +1,22 @@
 //! The peer-link handshake of PROTOCOL §7 over tokio sockets.
 //!
-//! The tokio twin of the blocking `herd::peer_handshake`: [`answer`] runs
+//! The tokio twin of the blocking `herd::link::handshake`: [`answer`] runs
 //! in the connection task that read a neighbour's `PEER <name> <nonce>`,
 //! [`open`] in the sender task that opened a link. The lines and every
-//! check are `herd::peer_auth`'s, so both builds hash the same text; each
+//! check are `herd::link::auth`'s, so both builds hash the same text; each
 //! line is awaited at most the handshake timeout.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use herd::framing::Event;
+use herd::limits::MAX_HANDSHAKE_LINE;
+use herd::link::auth::{Challenge, HerdSecret, Opening};
 use herd::logfile::LogBatch;
-use herd::peer_auth::{Challenge, HerdSecret, Opening};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::line_reader::LineReader;
-use crate::node::NodeState;
-
-/// The longest handshake line the opener reads: `? ` + its PEER line fits.
-const MAX_HANDSHAKE_LINE: usize = 1024;
+use crate::state::NodeState;
 
 /// The acceptor's half: sends `challenge`, reads the opener's `PROOF` and
 /// answers `WELCOME`, or `? ` + the line on a bad proof. `Err` says why the
@@ -38,7 +36,7 @@ where
     let Some(secret) = &state.secret else {
         return Err("no herd secret".into());
     };
-    let limits = state.limits();
+    let limits = state.me.limits();
     send(
         write,
         addr,
@@ -61,7 +59,7 @@ where
     log.received(addr, &line);
     let checked = std::str::from_utf8(&line)
         .map_err(|_| "not UTF-8")
-        .and_then(|text| challenge.check_proof(secret, state.name(), text));
+        .and_then(|text| challenge.check_proof(secret, state.me.name(), text));
     match checked {
         Ok(welcome) => send(write, addr, welcome.as_bytes(), log, limits.write_timeout).await,
         Err(why) => {
@@ -88,8 +86,8 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let limits = state.limits();
-    let opening = Opening::new(state.name(), neighbour).map_err(|e| e.to_string())?;
+    let limits = state.me.limits();
+    let opening = Opening::new(state.me.name(), neighbour).map_err(|e| e.to_string())?;
     let mut reader = LineReader::new(read, MAX_HANDSHAKE_LINE, Some(limits.handshake_timeout));
     send(
         write,

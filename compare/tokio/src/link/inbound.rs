@@ -1,16 +1,15 @@
-//! Inbound neighbour links: AT lines flooded to this node.
+//! Inbound links of a tokio node: AT lines neighbours flood to it.
 //!
 //! A connection whose first line is a valid `PEER <name>` is handed here by
 //! `connection.rs` and served by a task of its own, with no idle timeout.
-//! Each line goes to `cmd::peer_line` (AT -> cache -> flood); too many
+//! Each line goes to `cmd::link_line` (AT -> cache -> flood); too many
 //! invalid lines close the link. A second link from the same neighbour
-//! replaces the first (its task is cancelled), so there is at most one per
-//! neighbour. In the blocking build each link costs a thread; here, a task.
+//! replaces the first (its task is cancelled, `registry.rs`), so there is
+//! at most one per neighbour. In the blocking build each link costs a
+//! thread; here, a task.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use herd::framing::Event;
 use herd::logfile::LogBatch;
@@ -19,34 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cmd;
 use crate::line_reader::LineReader;
-use crate::node::NodeState;
-
-/// The open inbound links, by neighbour name.
-#[derive(Debug, Default)]
-pub struct InboundLinks {
-    next_id: AtomicU64,
-    open: Mutex<HashMap<String, Inbound>>,
-}
-
-#[derive(Debug)]
-struct Inbound {
-    id: u64,
-    cancel: CancellationToken,
-}
-
-impl InboundLinks {
-    /// Names of neighbours with an open inbound link.
-    pub fn connected(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.lock().keys().cloned().collect();
-        names.sort();
-        names
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Inbound>> {
-        // Never held across an await or a panic-prone call.
-        self.open.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+use crate::state::NodeState;
 
 /// Serves the link from neighbour `name` on a new task, replacing (and
 /// closing) any earlier link from it. `reader` may already hold lines that
@@ -59,23 +31,16 @@ pub fn accept(
     addr: SocketAddr,
 ) {
     reader.set_idle(None);
-    let id = state.inbound.next_id.fetch_add(1, Ordering::Relaxed);
+    let id = state.inbound.next_id();
     let cancel = state.stop.child_token();
     state
         .log
         .notice(format_args!("link from {name} ({addr}) up"));
-    let replaced = state.inbound.lock().insert(
-        name.clone(),
-        Inbound {
-            id,
-            cancel: cancel.clone(),
-        },
-    );
-    if let Some(old) = replaced {
+    if let Some(old) = state.inbound.insert(&name, id, cancel.clone()) {
         state.log.notice(format_args!(
             "link from {name}: the new link replaces the old one"
         ));
-        old.cancel.cancel();
+        old.cancel();
     }
     state.tasks.spawn(serve(
         Arc::clone(state),
@@ -99,7 +64,7 @@ async fn serve(
     addr: SocketAddr,
     cancel: CancellationToken,
 ) {
-    let garbage_limit = state.limits().peer_garbage_lines;
+    let garbage_limit = state.me.limits().peer_garbage_lines;
     let mut garbage = 0;
     let mut log = LogBatch::new();
     let closed_here = cancel.cancelled();
@@ -112,7 +77,7 @@ async fn serve(
         let why = match event {
             Ok(Event::Line(line)) => {
                 log.received(addr, line);
-                if cmd::peer_line(&state, &name, line) {
+                if cmd::link_line(&state, &name, line) {
                     None
                 } else {
                     garbage += 1;
@@ -140,8 +105,5 @@ async fn serve(
         .log
         .notice(format_args!("link from {name} ({addr}) down: {why}"));
     drop(write);
-    let mut open = state.inbound.lock();
-    if open.get(&name).is_some_and(|link| link.id == id) {
-        open.remove(&name);
-    }
+    state.inbound.forget(&name, id);
 }

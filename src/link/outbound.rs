@@ -1,152 +1,30 @@
-//! Flooding: one outgoing link and one sender thread per neighbour.
+//! Outgoing links of a blocking node: one sender thread per neighbour.
 //!
-//! Commands (`cmd/iamat.rs`, `cmd/at.rs`) call [`Flooder::flood`] with each
-//! record that changed the cache; it is put on every other neighbour's
-//! bounded queue with `try_send`, so a worker never waits on a slow or dead
-//! neighbour. Each sender thread owns one persistent TCP link: it connects
-//! (retrying with backoff while the neighbour is down), says `PEER <name>`
-//! (or, in a herd with a secret, proves itself with `peer_handshake.rs`),
-//! sends a catch-up dump of the whole cache, then writes queued AT lines as
-//! they come. A full queue drops the update and marks the link for a new
-//! catch-up dump, which carries everything the dropped updates did. A link
-//! whose sent data goes unacknowledged for `write_timeout_ms` (a partition
-//! stalls a link rather than closing it) is closed by the kernel
-//! ([`configure_link`]) and opened again.
+//! Each sender thread owns one persistent TCP link: it connects (retrying
+//! with backoff while the neighbour is down), says `PEER <name>` (or, in a
+//! herd with a secret, proves itself with `handshake.rs`), sends a
+//! catch-up dump of the whole cache, then writes the AT lines its queue
+//! (`queues.rs`) hands it as they come. A link whose sent data goes
+//! unacknowledged for `write_timeout_ms` (a partition stalls a link rather
+//! than closing it) is closed by the kernel ([`configure_link`],
+//! `socket.rs`) and opened again.
 
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select};
+use crossbeam_channel::{Receiver, select};
 
+use super::handshake;
+use super::queues::LinkPlan;
+use super::socket;
 use crate::cache::AtRecord;
+use crate::limits::{BATCH, BUSY, CONNECT_TIMEOUT, GATHER, LINK_BUFFER, LIVENESS_CHECK};
 use crate::logfile::LogBatch;
-use crate::node::NodeState;
-use crate::peer_handshake;
-use crate::peer_socket;
-
-/// How often an idle link checks that the neighbour has not closed it. The
-/// acceptor never writes on a link, so a readable socket means it closed;
-/// this is how a restarted neighbour is noticed without waiting for traffic.
-const LIVENESS_CHECK: Duration = Duration::from_millis(100);
-
-/// How long one connection attempt may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Queued updates written in one go before the socket is flushed.
-const BATCH: usize = 1024;
-
-/// A link counts as busy when its last batch left less than this ago.
-const BUSY: Duration = Duration::from_millis(5);
-
-/// On a busy link the sender waits this long after an update wakes it, so
-/// that the updates arriving meanwhile leave in the same write. Every batch
-/// costs a wake-up of this thread and of the neighbour's reader, and on a
-/// busy herd those context switches were most of the CPU (the lab's
-/// `iamat_herd`); an idle link sends at once.
-const GATHER: Duration = Duration::from_micros(1000);
-
-/// The sending side of every neighbour's queue; lives in the node's state.
-#[derive(Debug)]
-pub struct Flooder {
-    links: Vec<LinkQueue>,
-}
-
-#[derive(Debug)]
-struct LinkQueue {
-    name: String,
-    updates: Sender<Arc<AtRecord>>,
-    /// Set when an update was dropped; the sender re-sends the whole cache.
-    resync: Arc<AtomicBool>,
-    /// Wakes the sender out of its backoff (the neighbour just connected to
-    /// us, so it is back up).
-    wake: Sender<()>,
-    /// Updates dropped on a full queue (read by the metrics).
-    dropped: AtomicU64,
-}
-
-/// The receiving side of one neighbour's queue, for its sender thread.
-#[derive(Debug)]
-pub struct LinkPlan {
-    name: String,
-    addr: String,
-    updates: Receiver<Arc<AtRecord>>,
-    resync: Arc<AtomicBool>,
-    wake: Receiver<()>,
-}
-
-impl Flooder {
-    /// Queues for `neighbours` (name, address), each holding `capacity`.
-    pub fn new(neighbours: &[(String, String)], capacity: usize) -> (Flooder, Vec<LinkPlan>) {
-        let mut links = Vec::new();
-        let mut plans = Vec::new();
-        for (name, addr) in neighbours {
-            let (updates_tx, updates_rx) = bounded(capacity);
-            let (wake_tx, wake_rx) = bounded(1);
-            let resync = Arc::new(AtomicBool::new(false));
-            links.push(LinkQueue {
-                name: name.clone(),
-                updates: updates_tx,
-                resync: Arc::clone(&resync),
-                wake: wake_tx,
-                dropped: AtomicU64::new(0),
-            });
-            plans.push(LinkPlan {
-                name: name.clone(),
-                addr: addr.clone(),
-                updates: updates_rx,
-                resync,
-                wake: wake_rx,
-            });
-        }
-        (Flooder { links }, plans)
-    }
-
-    /// Queues `record` for every neighbour except `except` (where it came
-    /// from). Never blocks.
-    pub fn flood(&self, record: &Arc<AtRecord>, except: Option<&str>) {
-        for link in self
-            .links
-            .iter()
-            .filter(|link| Some(link.name.as_str()) != except)
-        {
-            match link.updates.try_send(Arc::clone(record)) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-                Err(TrySendError::Full(_)) => {
-                    link.resync.store(true, Ordering::Release);
-                    link.dropped.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-    }
-
-    /// Tells the sender to `neighbour` to retry now instead of after its
-    /// backoff.
-    pub fn wake(&self, neighbour: &str) {
-        if let Some(link) = self.links.iter().find(|link| link.name == neighbour) {
-            let _ = link.wake.try_send(());
-        }
-    }
-
-    /// Updates dropped so far because `neighbour`'s queue was full.
-    pub fn dropped(&self, neighbour: &str) -> Option<u64> {
-        self.links
-            .iter()
-            .find(|link| link.name == neighbour)
-            .map(|link| link.dropped.load(Ordering::Relaxed))
-    }
-
-    /// Updates waiting in `neighbour`'s queue.
-    pub fn queued(&self, neighbour: &str) -> Option<usize> {
-        self.links
-            .iter()
-            .find(|link| link.name == neighbour)
-            .map(|link| link.updates.len())
-    }
-}
+use crate::state::NodeState;
 
 /// Starts one sender thread per neighbour.
 pub fn spawn_senders(
@@ -166,7 +44,7 @@ pub fn spawn_senders(
 
 /// The sender thread: keeps the link to one neighbour up until the node stops.
 fn keep_link(state: &NodeState, plan: &LinkPlan) {
-    let limits = state.limits();
+    let limits = state.me.limits();
     let mut backoff = limits.reconnect_min;
     let mut reported_down = false;
     while !state.shutdown.is_triggered() {
@@ -228,7 +106,7 @@ fn connect(addr: &str) -> io::Result<(TcpStream, SocketAddr)> {
 pub fn configure_link(stream: &TcpStream, write_timeout: Duration) -> io::Result<()> {
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(write_timeout))?;
-    peer_socket::limit_unacked(stream, write_timeout)
+    socket::limit_unacked(stream, write_timeout)
 }
 
 /// Says hello on a fresh connection: a bare `PEER <name>`, or the
@@ -239,19 +117,17 @@ fn open_link<'a>(
     stream: &'a TcpStream,
     addr: SocketAddr,
 ) -> Result<Link<'a>, String> {
-    configure_link(stream, state.limits().write_timeout).map_err(|e| e.to_string())?;
+    configure_link(stream, state.me.limits().write_timeout).map_err(|e| e.to_string())?;
     let mut link = Link {
-        out: BufWriter::with_capacity(64 * 1024, stream),
+        out: BufWriter::with_capacity(LINK_BUFFER, stream),
         addr,
         log: LogBatch::new(),
     };
     let said = match &state.secret {
         None => link
-            .send_line(&format!("PEER {}", state.name()))
+            .send_line(&format!("PEER {}", state.me.name()))
             .map_err(|e| e.to_string()),
-        Some(secret) => {
-            peer_handshake::open(state, secret, &plan.name, stream, addr, &mut link.log)
-        }
+        Some(secret) => handshake::open(state, secret, &plan.name, stream, addr, &mut link.log),
     };
     if said.is_err() {
         state.log.submit(std::mem::take(&mut link.log));

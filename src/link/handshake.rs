@@ -2,21 +2,19 @@
 //!
 //! Both halves live here: [`answer`] runs on the pool worker that read a
 //! neighbour's `PEER <name> <nonce>` (`connection.rs`), [`open`] on the
-//! sender thread that opened a link (`flood.rs`). Each waits at most the
+//! sender thread that opened a link (`outbound.rs`). Each waits at most the
 //! handshake timeout for each line, so a stranger who says `PEER` and then
 //! nothing holds a worker no longer than that. The lines and checks are
-//! `peer_auth.rs`'s; this file only moves them and logs them.
+//! `auth.rs`'s; this file only moves them and logs them.
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 
+use super::auth::{Challenge, HerdSecret, Opening};
+use crate::limits::MAX_HANDSHAKE_LINE;
 use crate::line_reader::{Event, LineReader};
 use crate::logfile::LogBatch;
-use crate::node::NodeState;
-use crate::peer_auth::{Challenge, HerdSecret, Opening};
-
-/// The longest handshake line we read: `? ` + our own PEER line fits.
-const MAX_HANDSHAKE_LINE: usize = 1024;
+use crate::state::NodeState;
 
 /// The acceptor's half: sends `challenge`, reads the opener's `PROOF` and
 /// answers `WELCOME`, or `? ` + the line on a bad proof. `Err` says why the
@@ -32,7 +30,7 @@ pub fn answer(
         return Err("no herd secret".into());
     };
     send(reader.get_ref(), addr, &challenge.line(), log)?;
-    reader.set_idle(Some(state.limits().handshake_timeout));
+    reader.set_idle(Some(state.me.limits().handshake_timeout));
     let line = match reader.next_line() {
         Ok(Event::Line(line)) => line,
         Ok(Event::TooLong(head)) => {
@@ -46,7 +44,7 @@ pub fn answer(
     log.received(addr, line);
     let checked = std::str::from_utf8(line)
         .map_err(|_| "not UTF-8")
-        .and_then(|text| challenge.check_proof(secret, state.name(), text));
+        .and_then(|text| challenge.check_proof(secret, state.me.name(), text));
     match checked {
         Ok(welcome) => send(reader.get_ref(), addr, &welcome, log),
         Err(why) => {
@@ -71,12 +69,12 @@ pub fn open(
     addr: SocketAddr,
     log: &mut LogBatch,
 ) -> Result<(), String> {
-    let opening = Opening::new(state.name(), neighbour).map_err(|e| e.to_string())?;
+    let opening = Opening::new(state.me.name(), neighbour).map_err(|e| e.to_string())?;
     let reading = stream.try_clone().map_err(|e| e.to_string())?;
     let mut reader = LineReader::new(
         reading,
         MAX_HANDSHAKE_LINE,
-        Some(state.limits().handshake_timeout),
+        Some(state.me.limits().handshake_timeout),
     );
     send(stream, addr, &opening.hello(), log)?;
     let challenge = read_line(&mut reader, addr, log, "CHALLENGE")?;
