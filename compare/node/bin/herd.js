@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 'use strict';
-// The `herd-node` command line: parses arguments, loads the config, and runs
-// one node (PROTOCOL §6), or prints the default config. Errors leave here as
-// one line on stderr and an exit code: 2 for a bad command line or config
-// (before any port is opened), 1 for a failure while running (a port in use).
+// The `herd-node` command line: reads arguments (node:util's parseArgs),
+// loads the config, and runs one node (PROTOCOL §6), or prints the default
+// config. Errors leave here as one line on stderr and an exit code: 2 for a
+// bad command line or config (before any port is opened), 1 for a failure
+// while running (a port in use).
 
 const path = require('node:path');
+const { parseArgs } = require('node:util');
 const config = require('../lib/config');
 const { fromConfig } = require('../lib/places');
 const { listen, startNode, serverAddr } = require('../lib/server');
@@ -32,56 +34,80 @@ Options:
   -h, --help                      Print help
 `;
 
-/** flag -> [override field, value name, max]. */
-const FLAGS = {
-  '--threads': ['threads', 'N', 2 ** 64],
-  '--max-line-bytes': ['maxLineBytes', 'BYTES', 2 ** 64],
-  '--idle-timeout-ms': ['idleTimeoutMs', 'MS', 2 ** 64],
-  '--max-clients': ['maxClients', 'N', 2 ** 64],
-  '--write-timeout-ms': ['writeTimeoutMs', 'MS', 2 ** 64],
-  '--reconnect-min-ms': ['reconnectMinMs', 'MS', 2 ** 64],
-  '--reconnect-max-ms': ['reconnectMaxMs', 'MS', 2 ** 64],
-  '--peer-garbage-lines': ['peerGarbageLines', 'N', 2 ** 32],
-  '--peer-queue': ['peerQueue', 'N', 2 ** 64],
-  '--handshake-timeout-ms': ['handshakeTimeoutMs', 'MS', 2 ** 64],
-  '--places-timeout-ms': ['placesTimeoutMs', 'MS', 2 ** 64],
+/** Number flag -> [override field, value name, max]. */
+const NUMBER_FLAGS = {
+  threads: ['threads', 'N', 2 ** 64],
+  'max-line-bytes': ['maxLineBytes', 'BYTES', 2 ** 64],
+  'idle-timeout-ms': ['idleTimeoutMs', 'MS', 2 ** 64],
+  'max-clients': ['maxClients', 'N', 2 ** 64],
+  'write-timeout-ms': ['writeTimeoutMs', 'MS', 2 ** 64],
+  'reconnect-min-ms': ['reconnectMinMs', 'MS', 2 ** 64],
+  'reconnect-max-ms': ['reconnectMaxMs', 'MS', 2 ** 64],
+  'peer-garbage-lines': ['peerGarbageLines', 'N', 2 ** 32],
+  'peer-queue': ['peerQueue', 'N', 2 ** 64],
+  'handshake-timeout-ms': ['handshakeTimeoutMs', 'MS', 2 ** 64],
+  'places-timeout-ms': ['placesTimeoutMs', 'MS', 2 ** 64],
+};
+
+/** The flags as util.parseArgs is told them: all take a value but -h/--help. */
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  config: { type: 'string' },
+  'log-dir': { type: 'string' },
+  ...Object.fromEntries(Object.keys(NUMBER_FLAGS).map((name) => [name, { type: 'string' }])),
 };
 
 class UsageError extends Error {}
 
-function parseArgs(argv) {
+/**
+ * A word util.parseArgs would read as short options: `-x`, or `-xy` as a
+ * group (and `-a-b` as -a, -- and -b, after which its token indexes are
+ * off by one). This command line's only short flag is -h; any other word
+ * that starts with one `-` has always been a positional or a flag's value
+ * (a NAME may start with `-`). parseArgs gets '' in its place, which it
+ * takes for a positional or a value like any plain word, and the word is
+ * read back from argv by the token's index.
+ */
+const hiddenWord = (word) => /^-[^-]/.test(word) && word !== '-h';
+
+/**
+ * argv -> {help: true} or {command, name, configFile, logDir, overrides}.
+ * util.parseArgs splits the words (`--flag value`, `--flag=value`, `--`);
+ * its tokens are then read in order so that the first bad word is the one
+ * reported, as before. strict is off: strict mode would refuse a value
+ * that starts with `-` (`--threads -5` is a bad number, `--log-dir -d` a
+ * directory) and word its errors its own way.
+ */
+function parseCommandLine(argv) {
   const args = { command: null, name: null, configFile: null, logDir: 'logs', overrides: {} };
-  const rest = [...argv];
+  const { tokens } = parseArgs({
+    args: argv.map((word) => (hiddenWord(word) ? '' : word)),
+    options: OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const positional = [];
-  while (rest.length) {
-    let arg = rest.shift();
-    if (arg === '-h' || arg === '--help') return { help: true };
-    if (arg === '--') {
-      positional.push(...rest.splice(0));
-      break;
-    }
-    if (!arg.startsWith('--') || arg === '-') {
-      positional.push(arg);
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') continue;
+    if (token.kind === 'positional') {
+      positional.push(argv[token.index]);
       continue;
     }
-    let value;
-    const eq = arg.indexOf('=');
-    if (eq >= 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
+    // The flag as typed, up to any `=`: `--=x` is the unknown flag `--`.
+    const flag = argv[token.index].split('=')[0];
+    if (token.name === 'help' && token.value === undefined) return { help: true };
+    if (token.name === 'help' || !Object.hasOwn(OPTIONS, token.name)) {
+      throw new UsageError(`unexpected argument '${flag}' found`);
     }
-    const known = arg === '--config' || arg === '--log-dir' || FLAGS[arg];
-    if (!known) throw new UsageError(`unexpected argument '${arg}' found`);
-    if (value === undefined) {
-      if (!rest.length) throw new UsageError(`a value is required for '${arg}' but none was supplied`);
-      value = rest.shift();
-    }
-    if (arg === '--config') args.configFile = value;
-    else if (arg === '--log-dir') args.logDir = value;
+    if (token.value === undefined) throw new UsageError(`a value is required for '${flag}' but none was supplied`);
+    const value = token.inlineValue ? token.value : argv[token.index + 1];
+    if (token.name === 'config') args.configFile = value;
+    else if (token.name === 'log-dir') args.logDir = value;
     else {
-      const [field, valueName, max] = FLAGS[arg];
+      const [field, valueName, max] = NUMBER_FLAGS[token.name];
       if (!/^\+?[0-9]+$/.test(value) || Number(value.replace('+', '')) >= max) {
-        throw new UsageError(`invalid value '${value}' for '${arg} <${valueName}>': not a whole number in range`);
+        throw new UsageError(`invalid value '${value}' for '${flag} <${valueName}>': not a whole number in range`);
       }
       args.overrides[field] = Number(value.replace('+', ''));
     }
@@ -106,7 +132,7 @@ function fail(message, code) {
 async function main() {
   let args;
   try {
-    args = parseArgs(process.argv.slice(2));
+    args = parseCommandLine(process.argv.slice(2));
   } catch (e) {
     fail(e.message, 2);
   }
