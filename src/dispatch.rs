@@ -110,6 +110,16 @@ pub fn peer_hello(
     }
 }
 
+/// Answers a [`ClientLine::Invalid`] line: `? ` + the line, then go on,
+/// or close after a malformed `PEER` first line (`refused`).
+pub fn answer_invalid(refused: Option<Why>, line: &[u8], out: &mut Vec<u8>) -> Outcome {
+    invalid(line, out);
+    match refused {
+        Some(why) => Outcome::RefusePeer(why),
+        None => Outcome::Continue,
+    }
+}
+
 /// Appends the answer to an invalid line: `? ` + the line exactly as
 /// received, without its line ending.
 pub fn invalid(line: &[u8], out: &mut Vec<u8>) {

@@ -48,11 +48,7 @@ pub fn client_line(state: &NodeState, line: &[u8], first: bool, out: &mut Vec<u8
         }
         ClientLine::Invalid(refused) => {
             state.metrics.client_invalid();
-            invalid(line, out);
-            match refused {
-                Some(why) => Outcome::RefusePeer(why),
-                None => Outcome::Continue,
-            }
+            dispatch::answer_invalid(refused, line, out)
         }
     }
 }

@@ -10,8 +10,9 @@
 use std::net::{Shutdown as Both, SocketAddr, TcpStream};
 use std::sync::Arc;
 
+use super::reading::LinkReading;
 use crate::cmd;
-use crate::line_reader::{Event, LineReader};
+use crate::line_reader::LineReader;
 use crate::logfile::LogBatch;
 use crate::state::NodeState;
 
@@ -61,33 +62,13 @@ fn serve(
     mut reader: LineReader<TcpStream>,
     addr: SocketAddr,
 ) {
-    let garbage_limit = state.me.limits().peer_garbage_lines;
-    let mut garbage = 0;
+    let mut reading = LinkReading::new(state.me.limits().peer_garbage_lines);
     let mut log = LogBatch::new();
     let why = loop {
         let event = reader.next_line();
-        let why = match event {
-            Ok(Event::Line(line)) => {
-                log.received(addr, line);
-                if !cmd::link_line(state, name, line) {
-                    garbage += 1;
-                    if garbage >= garbage_limit {
-                        Some(format!("{garbage} invalid lines"))
-                    } else {
-                        None
-                    }
-                } else {
-                    None
-                }
-            }
-            Ok(Event::TooLong(head)) => {
-                log.received(addr, head);
-                Some("line too long".to_owned())
-            }
-            Ok(Event::Eof) => Some("closed by the neighbour".to_owned()),
-            Ok(Event::Idle) => None,
-            Err(e) => Some(e.to_string()),
-        };
+        let why = reading.on_event(event, addr, &mut log, |line| {
+            cmd::link_line(state, name, line)
+        });
         if let Some(why) = why {
             break why;
         }

@@ -9,6 +9,7 @@
 //! - `registry.rs`: the open inbound links, so a new one replaces the old
 //!   and stopping closes them all.
 //! - `handshake.rs`: PROTOCOL §7 on blocking sockets, both halves.
+//! - `reading.rs`: what an inbound link does with each line (shared).
 //! - `auth.rs`: the §7 lines and checks, pure (shared with tokio).
 //! - `socket.rs`: `TCP_USER_TIMEOUT` on outgoing links (shared with tokio).
 
@@ -17,5 +18,6 @@ pub mod handshake;
 pub mod inbound;
 pub mod outbound;
 pub mod queues;
+pub mod reading;
 pub mod registry;
 pub mod socket;

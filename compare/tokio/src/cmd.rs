@@ -52,13 +52,7 @@ pub async fn client_line(
             line,
             out,
         ),
-        ClientLine::Invalid(refused) => {
-            invalid(line, out);
-            match refused {
-                Some(why) => Outcome::RefusePeer(why),
-                None => Outcome::Continue,
-            }
-        }
+        ClientLine::Invalid(refused) => dispatch::answer_invalid(refused, line, out),
     }
 }
 

@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use herd::framing::Event;
+use herd::link::reading::LinkReading;
 use herd::logfile::LogBatch;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
@@ -64,8 +64,7 @@ async fn serve(
     addr: SocketAddr,
     cancel: CancellationToken,
 ) {
-    let garbage_limit = state.me.limits().peer_garbage_lines;
-    let mut garbage = 0;
+    let mut reading = LinkReading::new(state.me.limits().peer_garbage_lines);
     let mut log = LogBatch::new();
     let closed_here = cancel.cancelled();
     tokio::pin!(closed_here);
@@ -74,24 +73,9 @@ async fn serve(
             event = reader.next_line() => event,
             () = &mut closed_here => break "closed here".to_owned(),
         };
-        let why = match event {
-            Ok(Event::Line(line)) => {
-                log.received(addr, line);
-                if cmd::link_line(&state, &name, line) {
-                    None
-                } else {
-                    garbage += 1;
-                    (garbage >= garbage_limit).then(|| format!("{garbage} invalid lines"))
-                }
-            }
-            Ok(Event::TooLong(head)) => {
-                log.received(addr, head);
-                Some("line too long".to_owned())
-            }
-            Ok(Event::Eof) => Some("closed by the neighbour".to_owned()),
-            Ok(Event::Idle) => None,
-            Err(e) => Some(e.to_string()),
-        };
+        let why = reading.on_event(event, addr, &mut log, |line| {
+            cmd::link_line(&state, &name, line)
+        });
         if let Some(why) = why {
             break why;
         }
