@@ -11,9 +11,7 @@
 
 use std::ops::Range;
 
-use crate::limits::TOO_LONG_ECHO;
-
-const FIRST_BUFFER: usize = 8 * 1024;
+use crate::limits::{FIRST_READ_BUFFER, TOO_LONG_ECHO};
 
 /// What a reader found, for the connections and the inbound links.
 #[derive(Debug, PartialEq, Eq)]
@@ -59,7 +57,7 @@ impl Framer {
     /// `max_line`: longest line in bytes, ending excluded.
     pub fn new(max_line: usize) -> Framer {
         Framer {
-            buf: vec![0; FIRST_BUFFER.min(max_line + 2)],
+            buf: vec![0; FIRST_READ_BUFFER.min(max_line + 2)],
             start: 0,
             end: 0,
             scanned: 0,

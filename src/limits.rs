@@ -89,6 +89,10 @@ pub const TOO_LONG_ECHO: usize = 1024;
 
 // ---- Client connections ----
 
+/// A connection's first read buffer; it grows, up to the line cap, only
+/// for a client that sends a longer line.
+pub const FIRST_READ_BUFFER: usize = 8 * 1024;
+
 /// After refusing a line as too long (or a stranger's `PEER`), what the
 /// client still sends is read and dropped for up to this long before
 /// closing, so that the close does not turn into a reset that destroys our
@@ -174,6 +178,9 @@ pub const LOG_QUEUE: usize = 16 * 1024;
 /// file gets one write per interval; when idle, an entry reaches the file at
 /// most this much later.
 pub const LOG_GATHER: Duration = Duration::from_millis(2);
+
+/// The log writer's file buffer: one write to the file per this much.
+pub const LOG_FILE_BUFFER: usize = 64 * 1024;
 
 // ---- Places ----
 

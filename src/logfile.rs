@@ -18,7 +18,7 @@ use std::time::SystemTime;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::limits::{LOG_GATHER, LOG_QUEUE, MAX_LOGGED_BYTES};
+use crate::limits::{LOG_FILE_BUFFER, LOG_GATHER, LOG_QUEUE, MAX_LOGGED_BYTES};
 
 enum Message {
     Entries(Vec<u8>),
@@ -54,7 +54,7 @@ pub fn open(dir: &Path, name: &str) -> io::Result<(NodeLog, LogWriter)> {
     let (tx, rx) = bounded(LOG_QUEUE);
     let thread = std::thread::Builder::new()
         .name(format!("log-{name}"))
-        .spawn(move || write_entries(rx, BufWriter::with_capacity(64 * 1024, file)))?;
+        .spawn(move || write_entries(rx, BufWriter::with_capacity(LOG_FILE_BUFFER, file)))?;
     Ok((
         NodeLog {
             tx: tx.clone(),

@@ -3,6 +3,7 @@
 
 mod cli;
 mod conformance;
+mod docs;
 mod fuzz_corpus;
 mod herd;
 mod import_cycles;

@@ -1,5 +1,6 @@
 //! The `google` Places provider: asks Google's legacy Nearby Search web
-//! service (PLACES.md §1) what is near a WHATSAT client's location.
+//! service (docs/places.md, "What Google says") what is near a WHATSAT
+//! client's location.
 //!
 //! Input: a [`NearbyQuery`] from the WHATSAT command (its client's location and
 //! radius), plus the endpoint URL, API key and timeout from the herd's

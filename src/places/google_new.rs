@@ -1,7 +1,8 @@
 //! The `google-new` Places provider: asks Places API (New) Nearby Search
-//! (`POST .../v1/places:searchNearby`, PLACES.md §3) what is near a WHATSAT
+//! (`POST .../v1/places:searchNearby`, docs/places.md) what is near a WHATSAT
 //! client's location, and maps the answer onto the legacy Nearby Search
-//! shape (PLACES.md §4) that WHATSAT answers with.
+//! shape (docs/places.md, "How a Places API (New) answer becomes a legacy
+//! answer") that WHATSAT answers with.
 //!
 //! Why it exists: Google closed the legacy Places API to new Cloud projects
 //! in 2025; a key from a new project can only call Places API (New).
@@ -82,7 +83,7 @@ use crate::limits::PLACES_MESSAGE_LIMIT;
 pub const NEW_URL: &str = "https://places.googleapis.com/v1/places:searchNearby";
 
 /// The fields asked for: exactly those [`to_legacy`] maps, all of them
-/// "Nearby Search Pro" fields (PLACES.md §4, §5). A request is billed at the
+/// "Nearby Search Pro" fields (docs/places.md, "What Google says"). A request is billed at the
 /// dearest SKU among its mask's fields, so the mask stays at Pro:
 /// `rating`, `userRatingCount`, `priceLevel` and `currentOpeningHours`
 /// (legacy `rating`, `user_ratings_total`, `price_level`,

@@ -7,8 +7,9 @@
 //! (`arbitrary_precision`). Output: the text that follows the AT line of a
 //! WHATSAT answer (after `answer_json` squeezes newlines).
 //!
-//! Google's real layout (PLACES.md §1.8) also puts short arrays of scalars
-//! on one line, with a wrap threshold nobody knows; that part is left out.
+//! Google's real layout (docs/places.md, "What Google says") also puts
+//! short arrays of scalars on one line, with a wrap threshold nobody knows;
+//! that part is left out.
 //! The rule below is what every build of the herd (Rust, Python, Node)
 //! writes, byte for byte:
 //!

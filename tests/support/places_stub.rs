@@ -1,5 +1,6 @@
 //! A real HTTP stand-in for Google's legacy Nearby Search endpoint
-//! (PLACES.md §1), for tests that must not reach the Internet.
+//! (docs/places.md, "What Google says"), for tests that must not reach the
+//! Internet.
 //!
 //! Input: HTTP/1.1 requests from the herd's `google` provider (or any
 //! client) on `127.0.0.1`, and the [`Behaviour`] a test chose. Output: the
