@@ -45,7 +45,6 @@ pub mod peer_auth;
 pub mod peer_handshake;
 pub mod peer_socket;
 pub mod places;
-pub mod places_standin;
 pub mod protocol;
 pub mod shutdown;
 pub mod up;

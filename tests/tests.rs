@@ -13,5 +13,4 @@ mod peer_auth;
 mod places;
 mod properties;
 mod providers;
-mod standin;
 mod support;
