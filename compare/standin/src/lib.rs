@@ -1,3 +1,9 @@
+//! Which Google fake serves what: this crate is the full fake of both
+//! Google Nearby Search endpoints (legacy and New) from the offline data,
+//! for end-to-end runs, the lab and benchmarks; the root crate's
+//! `tests/support/places_stub.rs` is a tiny scripted HTTP server for exact
+//! statuses, timeouts and byte-level cases of the Places client.
+//!
 //! The local Places stand-in: both Google Nearby Search endpoints, served
 //! from the offline data set, so that the `google` and `google-new`
 //! providers can be tested without the Internet and a lab can put a slow,
@@ -18,7 +24,8 @@
 //! API.
 //! `main.rs` is the `herd-standin` command line. The herd node itself
 //! never starts a runtime: this crate is where the async server lives, so
-//! that the `herd` package depends on no async runtime.
+//! that the `herd` package depends on no async runtime. Usage, knobs, what
+//! it reproduces and how fast it is: this crate's `README.md`.
 
 #![forbid(unsafe_code)]
 
