@@ -55,7 +55,6 @@ pub mod metrics;
 pub mod node;
 pub mod node_args;
 pub mod places;
-pub mod places_standin;
 pub mod protocol;
 pub mod shutdown;
 pub mod state;

@@ -8,7 +8,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::{self, BufRead, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,7 +22,6 @@ use herd::cli::{self, Failure, herd_secret, load_config, resolve_flag_addr};
 use herd::client::{self, Client};
 use herd::config::{self, Overrides};
 use herd::node_args::{NodeArgs, UpArgs};
-use herd::places_standin::{self, FaultRates, StandinOptions};
 use herd::shutdown::Shutdown;
 use herd::{NodeOptions, places, up};
 
@@ -49,66 +48,6 @@ enum Commands {
     Client(ClientArgs),
     /// Print the default config (the five-server herd) as commented TOML.
     Config,
-    /// Places tools: `herd places serve` runs the local Google Places stand-in.
-    Places(PlacesArgs),
-}
-
-#[derive(Args)]
-struct PlacesArgs {
-    #[command(subcommand)]
-    command: PlacesCommand,
-}
-
-#[derive(Subcommand)]
-enum PlacesCommand {
-    /// Serve both Google Nearby Search endpoints from the offline data set.
-    ///
-    /// Legacy (GET /maps/api/place/nearbysearch/json) and New (POST
-    /// /v1/places:searchNearby), with optional latency and faults, until
-    /// SIGINT or SIGTERM. Prints one line with the address and both URLs
-    /// when ready.
-    Serve(ServeArgs),
-}
-
-#[derive(Args)]
-struct ServeArgs {
-    /// Where to listen; port 0 picks a free port (the ready line shows it).
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
-    addr: String,
-    /// An accepted API key (repeat for more; PLACES_STANDIN_KEYS adds a
-    /// comma-separated list). With none, any non-empty key is accepted.
-    #[arg(long = "key", value_name = "K")]
-    keys: Vec<String>,
-    /// Fixed delay before every answer.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    latency_ms: u64,
-    /// Extra delay per request, drawn uniformly from 0 to N ms.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    jitter_ms: u64,
-    /// Seed of the jitter, fault and page-token draws.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    seed: u64,
-    /// How long a legacy next_page_token is refused after it was issued.
-    #[arg(long, value_name = "N", default_value_t = 2000)]
-    page_token_delay_ms: u64,
-    /// Share of requests answered HTTP 500 (from 0, the default, to 1).
-    #[arg(long, value_name = "R", allow_negative_numbers = true)]
-    fault_http500: Option<String>,
-    /// Share answered UNKNOWN_ERROR (legacy) / 503 UNAVAILABLE (New).
-    #[arg(long, value_name = "R", allow_negative_numbers = true)]
-    fault_unknown_error: Option<String>,
-    /// Share answered OVER_QUERY_LIMIT (legacy) / 429 RESOURCE_EXHAUSTED (New).
-    #[arg(long, value_name = "R", allow_negative_numbers = true)]
-    fault_over_query_limit: Option<String>,
-    /// Share answered 200 with the body cut in half.
-    #[arg(long, value_name = "R", allow_negative_numbers = true)]
-    fault_broken_json: Option<String>,
-    /// Share whose connection is closed halfway through the body.
-    #[arg(long, value_name = "R", allow_negative_numbers = true)]
-    fault_drop: Option<String>,
-    /// Share never answered (until the client gives up or the stand-in stops).
-    #[arg(long, value_name = "R", allow_negative_numbers = true)]
-    fault_hang: Option<String>,
 }
 
 #[derive(Args)]
@@ -141,9 +80,6 @@ fn main() -> ExitCode {
             print!("{}", config::DEFAULT_CONFIG);
             Ok(())
         }
-        Commands::Places(PlacesArgs {
-            command: PlacesCommand::Serve(args),
-        }) => run_places_serve(args),
     };
     cli::exit("herd", result)
 }
@@ -322,90 +258,5 @@ fn run_client(args: ClientArgs) -> Result<(), Failure> {
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
         ask(text)?;
-    }
-}
-
-fn run_places_serve(args: ServeArgs) -> Result<(), Failure> {
-    let env_keys = std::env::var("PLACES_STANDIN_KEYS").ok();
-    let options = standin_options(&args, env_keys.as_deref())?;
-    let mut signals = catch_signals()?;
-    let standin = places_standin::start(options).map_err(|e| {
-        Failure::running(format!(
-            "places stand-in: cannot start on {}: {e}",
-            args.addr
-        ))
-    })?;
-    let mut stdout = io::stdout();
-    writeln!(
-        stdout,
-        "places stand-in on {} legacy {} new {}",
-        standin.addr(),
-        standin.legacy_url(),
-        standin.new_url()
-    )
-    .and_then(|()| stdout.flush())
-    .map_err(|e| Failure::running(format!("stdout: {e}")))?;
-    let _ = signals.forever().next();
-    let requests = standin.requests();
-    standin.stop();
-    log::info!("places stand-in stopped after {requests} requests");
-    Ok(())
-}
-
-/// The stand-in's options from the command line and `PLACES_STANDIN_KEYS`;
-/// any bad value is a one-line error with exit code 2. Keys are never shown.
-fn standin_options(args: &ServeArgs, env_keys: Option<&str>) -> Result<StandinOptions, Failure> {
-    let addr = resolve_addr(&args.addr)?;
-    let mut keys = args.keys.clone();
-    keys.extend(
-        env_keys
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(str::to_owned),
-    );
-    if keys.iter().any(String::is_empty) {
-        return Err(Failure::config("--key: an API key cannot be empty"));
-    }
-    let faults = FaultRates {
-        http_500: parse_rate("fault-http500", args.fault_http500.as_deref())?,
-        unknown_error: parse_rate("fault-unknown-error", args.fault_unknown_error.as_deref())?,
-        over_query_limit: parse_rate(
-            "fault-over-query-limit",
-            args.fault_over_query_limit.as_deref(),
-        )?,
-        broken_json: parse_rate("fault-broken-json", args.fault_broken_json.as_deref())?,
-        drop_connection: parse_rate("fault-drop", args.fault_drop.as_deref())?,
-        never_answer: parse_rate("fault-hang", args.fault_hang.as_deref())?,
-    };
-    let options = StandinOptions {
-        addr,
-        keys,
-        latency: Duration::from_millis(args.latency_ms),
-        jitter: Duration::from_millis(args.jitter_ms),
-        seed: args.seed,
-        faults,
-        page_token_delay: Duration::from_millis(args.page_token_delay_ms),
-    };
-    options.validate().map_err(Failure::config)?;
-    Ok(options)
-}
-
-/// `host:port` to the first address it names.
-fn resolve_addr(text: &str) -> Result<SocketAddr, Failure> {
-    resolve_flag_addr("--addr", text)
-}
-
-/// A fault rate: a number from 0 to 1; absent, 0.
-fn parse_rate(flag: &str, text: Option<&str>) -> Result<f64, Failure> {
-    let Some(text) = text else {
-        return Ok(0.0);
-    };
-    match text.trim().parse::<f64>() {
-        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
-        _ => Err(Failure::config(format!(
-            "--{flag} {text:?}: a fault rate is a number from 0 to 1"
-        ))),
     }
 }

@@ -75,7 +75,7 @@ fn links_in_readme_and_docs_resolve_inside_the_repository() {
             }
         }
         assert!(
-            !text.contains("shared/PROTOCOL"),
+            !text.contains(concat!("shared", "/PROTOCOL")),
             "{} points outside the repository",
             page.display()
         );

@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use herd::client::Client;
 use herd::limits::METRICS_AT_ONCE;
 use herd::metrics::http::{self, MetricsServer};
-use herd::places_standin::{self, FaultRates, StandinOptions};
+use herd_standin::{FaultRates, StandinOptions};
 
 use crate::support::{self, DEADLINE, HerdSpec, TestHerd, eventually, now_text};
 
@@ -598,7 +598,7 @@ fn places_errors_are_counted_by_status_and_the_key_never_shows() {
         (FaultRates::default(), "not-the-key-4471", "REQUEST_DENIED"),
     ];
     for (faults, key, status) in cases {
-        let standin = places_standin::start(StandinOptions {
+        let standin = herd_standin::start(StandinOptions {
             keys: vec![KEY.into()],
             faults,
             ..StandinOptions::default()

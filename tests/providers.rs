@@ -2,18 +2,19 @@
 //!
 //! A real node whose Places is `google` (legacy Nearby Search) or
 //! `google-new` (Places API (New)), built by `places::from_config` as
-//! `herd node` builds it, pointed at `herd::places_standin` serving on port
-//! 0, and asked IAMAT then WHATSAT by a real client. The stand-in answers
-//! from the same data set as the offline provider, so all three providers
-//! must name the same places in the same order; and whatever the stand-in
-//! does wrong (each fault kind at rate 1), the client gets an AT line and a
-//! legacy error object within the Places timeout plus a second, on a
-//! connection that stays usable, with the key nowhere in sight.
+//! `herd node` builds it, pointed at the stand-in (`herd_standin`, a
+//! dev-dependency) serving on port 0, and asked IAMAT then WHATSAT by a
+//! real client. The stand-in answers from the same data set as the offline
+//! provider, so all three providers must name the same places in the same
+//! order; and whatever the stand-in does wrong (each fault kind at rate 1),
+//! the client gets an AT line and a legacy error object within the Places
+//! timeout plus a second, on a connection that stays usable, with the key
+//! nowhere in sight.
 
 use std::time::{Duration, Instant};
 
 use herd::client::Client;
-use herd::places_standin::{self, FaultRates, Standin, StandinOptions};
+use herd_standin::{FaultRates, Standin, StandinOptions};
 use serde_json::Value;
 
 use crate::support::{DEADLINE, HerdSpec, TestHerd, now_text};
@@ -32,7 +33,7 @@ enum Api {
 const BOTH: [Api; 2] = [Api::Legacy, Api::New];
 
 fn standin(options: StandinOptions) -> Standin {
-    places_standin::start(StandinOptions {
+    herd_standin::start(StandinOptions {
         keys: vec![KEY.into()],
         ..options
     })

@@ -15,5 +15,4 @@ mod peer_auth;
 mod places;
 mod properties;
 mod providers;
-mod standin;
 mod support;

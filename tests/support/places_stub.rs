@@ -1,3 +1,9 @@
+//! Which Google fake serves what: this stub is a tiny scripted HTTP server
+//! (legacy path only, one behaviour a test picks) for exact statuses,
+//! timeouts and byte-level cases of the Places client; `herd-standin`
+//! (compare/standin) is the full fake of both Google endpoints from the
+//! offline data, for end-to-end runs, the lab and benchmarks.
+//!
 //! A real HTTP stand-in for Google's legacy Nearby Search endpoint
 //! (docs/places.md, "What Google says"), for tests that must not reach the
 //! Internet.

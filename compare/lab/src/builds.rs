@@ -56,6 +56,11 @@ impl Paths {
         self.release("herd-loadgen").display().to_string()
     }
 
+    /// The Places stand-in (compare/standin).
+    pub fn standin(&self) -> String {
+        self.release("herd-standin").display().to_string()
+    }
+
     /// The program that runs `node NAME ...` for `build`. The tokio
     /// launcher `exec`s target/release/herd-tokio after checking that it
     /// is fresh (running cargo if not); the lab builds it first and runs the
@@ -80,8 +85,8 @@ impl Paths {
 }
 
 /// Builds what the chosen builds need: the release binaries (herd,
-/// herd-tokio, herd-loadgen), the asyncio venv, node_modules. Returns the
-/// commands run.
+/// herd-tokio, herd-loadgen, herd-standin), the asyncio venv, node_modules.
+/// Returns the commands run.
 pub fn prepare(paths: &Paths, builds: &[String]) -> Result<Vec<String>> {
     let mut ran = Vec::new();
     let mut cargo = Command::new("cargo");
@@ -94,8 +99,12 @@ pub fn prepare(paths: &Paths, builds: &[String]) -> Result<Vec<String>> {
         "herd-tokio",
         "-p",
         "herd-loadgen",
+        "-p",
+        "herd-standin",
     ]);
-    ran.push("cargo build --release -p herd -p herd-tokio -p herd-loadgen".to_owned());
+    ran.push(
+        "cargo build --release -p herd -p herd-tokio -p herd-loadgen -p herd-standin".to_owned(),
+    );
     let status = cargo.status().context("cannot run cargo")?;
     if !status.success() {
         bail!("cargo build failed ({status})");

@@ -474,7 +474,7 @@ fn whatsat(dir: &Path, md: &mut String, rows: &Rows) {
     let _ = writeln!(
         md,
         "Every request is a WHATSAT for a client id herd-loadgen registered first; the nodes use \
-         the Places stand-in (`herd places serve --latency-ms L`) as the Google provider. The \
+         the Places stand-in (`herd-standin --latency-ms L`) as the Google provider. The \
          blocking node runs `--threads {WHATSAT_POOL}`: a WHATSAT holds its worker for the whole \
          Places call, so it cannot serve more than threads / latency requests per second (the \
          bound drawn in each plot, for L > 0). The async builds hold nothing while they wait.\n"

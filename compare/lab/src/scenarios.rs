@@ -244,8 +244,8 @@ fn start_standin(
     started: &mut Started,
     commands: &mut Vec<String>,
 ) -> Result<String> {
-    let spec = Spec::new("standin", s.paths.herd())
-        .args(["places", "serve", "--addr", "127.0.0.1:0", "--latency-ms"])
+    let spec = Spec::new("standin", s.paths.standin())
+        .args(["--addr", "127.0.0.1:0", "--latency-ms"])
         .arg(latency_ms.to_string())
         .pinned(s.loadgen_cpus.as_deref());
     commands.push(spec.line());

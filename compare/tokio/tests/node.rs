@@ -1,7 +1,7 @@
 //! The tokio build's own tests: nodes in this process, each on a runtime
 //! of its own and a port the kernel chose, talked to over real sockets
 //! with the root crate's blocking client; Places through the real
-//! stand-in (`herd::places_standin`) over real HTTP.
+//! stand-in (`herd_standin`, compare/standin) over real HTTP.
 //!
 //! The shared protocol cases run against this build as a real process
 //! from the root crate (`HERD_BUILD=tokio cargo test --test tests
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use herd::client::Client;
 use herd::config::{Config, Overrides};
 use herd::link::auth::HerdSecret;
-use herd::places_standin::{self, FaultRates, StandinOptions};
+use herd_standin::{FaultRates, StandinOptions};
 use herd_tokio::places::Provider;
 use herd_tokio::{NodeHandle, NodeOptions};
 
@@ -248,7 +248,7 @@ fn links_authenticate_with_the_herd_secret() {
 #[test]
 fn both_google_providers_answer_as_the_offline_provider_does() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let standin = places_standin::start(StandinOptions {
+    let standin = herd_standin::start(StandinOptions {
         keys: vec![KEY.to_owned()],
         ..StandinOptions::default()
     })
@@ -297,7 +297,7 @@ fn both_google_providers_answer_as_the_offline_provider_does() {
 #[test]
 fn places_failures_are_error_objects_on_a_connection_that_stays_usable() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let standin = places_standin::start(StandinOptions {
+    let standin = herd_standin::start(StandinOptions {
         faults: FaultRates {
             never_answer: 1.0,
             ..FaultRates::default()
@@ -349,7 +349,7 @@ fn places_failures_are_error_objects_on_a_connection_that_stays_usable() {
 #[test]
 fn a_slow_places_call_does_not_hold_the_only_worker_thread() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let standin = places_standin::start(StandinOptions {
+    let standin = herd_standin::start(StandinOptions {
         latency: Duration::from_millis(1500),
         ..StandinOptions::default()
     })

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::faults::splitmix64;
-use crate::places::Place;
+use herd::places::Place;
 
 /// Results per page.
 pub const PAGE: usize = 20;
@@ -148,7 +148,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::places::OfflineIndex;
+    use herd::places::OfflineIndex;
 
     const DELAY: Duration = Duration::from_millis(100);
 

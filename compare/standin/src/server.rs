@@ -43,7 +43,7 @@ use super::answer_cache::{self, AnswerCache};
 use super::faults::{self, Fault};
 use super::paging::Pages;
 use super::{LEGACY_PATH, MAX_BODY_BYTES, NEW_PATH, Reply, StandinOptions, legacy, new_api};
-use crate::places::OfflineIndex;
+use herd::places::OfflineIndex;
 
 /// How long a stop waits for answers in progress.
 pub const STOP_GRACE: Duration = Duration::from_secs(1);

@@ -1,5 +1,5 @@
 //! `GET /maps/api/place/nearbysearch/json`: legacy Nearby Search
-//! (PLACES.md §1), as Google answers it.
+//! (docs/places.md, "What Google says"), as Google answers it.
 //!
 //! Input: the request's query string (parameters in any order, the first of
 //! a repeated parameter wins, unknown ones ignored). Output: an HTTP 200
@@ -34,7 +34,7 @@ use super::paging::MAX_RESULTS;
 use super::search::{self, MAX_RADIUS_M};
 use super::server::Context;
 use super::{KeyCheck, Reply, check_key};
-use crate::places::{Place, legacy_result, to_google_json};
+use herd::places::{Place, legacy_result, to_google_json};
 
 /// Google's message for a request without a key.
 pub const MISSING_KEY: &str = "You must use an API key to authenticate each request to Google \
@@ -240,8 +240,8 @@ fn parse_radius(text: &str) -> Result<f64, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::places::OfflineIndex;
-    use crate::places_standin::paging::Pages;
+    use crate::paging::Pages;
+    use herd::places::OfflineIndex;
     use std::time::Duration;
 
     const UCLA: &str = "location=34.068930,-118.445127";

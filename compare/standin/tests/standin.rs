@@ -1,25 +1,60 @@
-//! The local Places stand-in (`src/places_standin/`), over real HTTP: each
-//! test starts it in-process on port 0 and talks to it with `ureq` (or, for
-//! a dropped answer, a plain socket), as a provider would.
+//! The local Places stand-in (`herd_standin`), over real HTTP: each test
+//! starts it in-process on port 0 and talks to it with `ureq` (or, for a
+//! dropped answer, a plain socket), as a provider would.
 //!
 //! Why it exists: the unit tests check each rule on its own; only a real
 //! exchange shows the status lines, headers and bodies a client gets, the
 //! faults as they look on the wire, latency, paging across requests, that
 //! both endpoints and the offline provider agree, and that the binary
-//! (`herd places serve`) starts, answers, refuses bad options and stops.
+//! (`herd-standin`) starts, answers, refuses bad options and stops.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use herd::places::{Google, GoogleNew, NearbyQuery, Offline, Places};
-use herd::places_standin::{self, FaultRates, Standin, StandinOptions};
+use herd_standin::{FaultRates, Standin, StandinOptions};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use crate::support::{DEADLINE, Process, herd_bin};
+/// How long any single wait in a test may take before it fails.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// The `herd-standin` binary Cargo built for these tests.
+fn standin_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_herd-standin"))
+}
+
+/// A child process that is killed (and reaped) when dropped.
+struct Process {
+    child: Child,
+}
+
+impl Process {
+    fn spawn(command: &mut Command) -> Process {
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn process");
+        Process { child }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 const UCLA: &str = "location=34.068930,-118.445127";
 
@@ -40,7 +75,7 @@ fn circle(lat: f64, lng: f64, radius: f64) -> String {
 }
 
 fn start(options: StandinOptions) -> Standin {
-    places_standin::start(options).expect("the stand-in starts")
+    herd_standin::start(options).expect("the stand-in starts")
 }
 
 fn start_default() -> Standin {
@@ -246,10 +281,10 @@ fn other_paths_methods_and_sizes() {
     assert_eq!(not_found.unwrap().status, 404);
     let wrong_method = got(agent.get(standin.new_url()).call()).unwrap();
     assert_eq!(wrong_method.status, 405);
-    let big = "x".repeat(places_standin::MAX_BODY_BYTES + 1);
+    let big = "x".repeat(herd_standin::MAX_BODY_BYTES + 1);
     let too_big = try_new(&standin, ALL, &big).unwrap();
     assert_eq!(too_big.status, 413);
-    let just_fits = " ".repeat(places_standin::MAX_BODY_BYTES - 200) + &circle(34.0, -118.0, 10.0);
+    let just_fits = " ".repeat(herd_standin::MAX_BODY_BYTES - 200) + &circle(34.0, -118.0, 10.0);
     assert_eq!(new(&standin, ALL, &just_fits).status, 200);
     assert_eq!(standin.requests(), 4);
 }
@@ -694,10 +729,10 @@ fn the_google_new_provider_gets_the_offline_places() {
 
 // ------------------------------------------------------------ the binary
 
-/// Starts `herd places serve` with `args`; its child and the ready line.
+/// Starts `herd-standin` with `args`; its child and the ready line.
 fn serve(args: &[&str], env_keys: Option<&str>) -> (Process, String) {
-    let mut command = Command::new(herd_bin());
-    command.args(["places", "serve"]).args(args);
+    let mut command = Command::new(standin_bin());
+    command.args(args);
     match env_keys {
         Some(keys) => command.env("PLACES_STANDIN_KEYS", keys),
         None => command.env_remove("PLACES_STANDIN_KEYS"),
@@ -781,16 +816,16 @@ fn the_binary_refuses_bad_options_in_one_line() {
         &["--addr", "127.0.0.1"],
         &["--key", ""],
     ] {
-        let output = Command::new(herd_bin())
-            .args(["places", "serve"])
+        let output = Command::new(standin_bin())
             .args(args)
             .env_remove("PLACES_STANDIN_KEYS")
             .stdin(Stdio::null())
             .output()
-            .expect("run herd");
+            .expect("run herd-standin");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("herd-standin: "), "{args:?}: {stderr}");
         assert!(output.stdout.is_empty(), "{args:?}");
     }
 }

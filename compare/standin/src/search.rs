@@ -8,7 +8,7 @@
 //! towns only, so every place has the types [`PLACE_TYPES`] and the primary
 //! type [`PRIMARY_TYPE`].
 
-use crate::places::{OfflineIndex, Place};
+use herd::places::{OfflineIndex, Place};
 
 /// The largest radius either API accepts or searches, in metres.
 pub const MAX_RADIUS_M: f64 = 50_000.0;

@@ -1,3 +1,9 @@
+//! Which Google fake serves what: this crate is the full fake of both
+//! Google Nearby Search endpoints (legacy and New) from the offline data,
+//! for end-to-end runs, the lab and benchmarks; the root crate's
+//! `tests/support/places_stub.rs` is a tiny scripted HTTP server for exact
+//! statuses, timeouts and byte-level cases of the Places client.
+//!
 //! The local Places stand-in: both Google Nearby Search endpoints, served
 //! from the offline data set, so that the `google` and `google-new`
 //! providers can be tested without the Internet and a lab can put a slow,
@@ -8,7 +14,7 @@
 //! its own thread with its own tokio runtime, answering
 //! `GET /maps/api/place/nearbysearch/json` (legacy, `legacy.rs`) and
 //! `POST /v1/places:searchNearby` (Places API (New), `new_api.rs`) with the
-//! places of `crate::places::OfflineIndex`, nearest first (`search.rs`).
+//! places of `herd::places::OfflineIndex`, nearest first (`search.rs`).
 //!
 //! Files: `server.rs` accepts, routes, waits and stops; `faults.rs` draws
 //! the delay and fault of each request from the seed; `answer_body.rs` is
@@ -16,8 +22,12 @@
 //! answers that never change; `paging.rs` keeps the legacy page tokens;
 //! `new_request.rs`, `field_mask.rs` and `place_types.rs` serve the New
 //! API.
-//! The node itself never starts a runtime: only `herd places serve`, tests
-//! and benches do.
+//! `main.rs` is the `herd-standin` command line. The herd node itself
+//! never starts a runtime: this crate is where the async server lives, so
+//! that the `herd` package depends on no async runtime. Usage, knobs, what
+//! it reproduces and how fast it is: this crate's `README.md`.
+
+#![forbid(unsafe_code)]
 
 mod answer_body;
 mod answer_cache;
@@ -138,7 +148,7 @@ pub fn start(options: StandinOptions) -> io::Result<Standin> {
     options
         .validate()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let index = crate::places::OfflineIndex::shared().map_err(io::Error::other)?;
+    let index = herd::places::OfflineIndex::shared().map_err(io::Error::other)?;
     let requests = Arc::new(AtomicU64::new(0));
     let running = server::spawn(options, index, Arc::clone(&requests))?;
     Ok(Standin {

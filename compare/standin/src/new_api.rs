@@ -1,5 +1,5 @@
-//! `POST /v1/places:searchNearby`: Nearby Search (New) (PLACES.md §3), as
-//! Google answers it.
+//! `POST /v1/places:searchNearby`: Nearby Search (New) (docs/places.md,
+//! "What Google says"), as Google answers it.
 //!
 //! Input: the query string (system parameters `key`/`$key`,
 //! `fields`/`$fields`, `prettyPrint`), the `X-Goog-Api-Key` and
@@ -35,7 +35,7 @@ use super::new_request::SearchRequest;
 use super::search::{self, PLACE_TYPES, PRIMARY_TYPE};
 use super::server::Context;
 use super::{KeyCheck, Reply, check_key};
-use crate::places::Place;
+use herd::places::Place;
 
 /// Google's message for a request without any credentials.
 pub const MISSING_KEY: &str = "Method doesn't allow unregistered callers (callers without \
@@ -297,8 +297,8 @@ fn invalid_key() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::places::OfflineIndex;
-    use crate::places_standin::paging::Pages;
+    use crate::paging::Pages;
+    use herd::places::OfflineIndex;
     use std::time::Duration;
 
     const UCLA_BODY: &str = r#"{"locationRestriction": {"circle": {

@@ -2,7 +2,7 @@
 //! becoming the bottleneck? Target: at most 10 ms over the injected 100 ms
 //! at p99.
 //!
-//! Input: nothing (`cargo bench --bench places_standin`). Output (stdout):
+//! Input: nothing (`cargo bench -p herd-standin`). Output (stdout):
 //! per kind of round, the requests, errors, most requests in flight at
 //! once, the CPU time the whole process used per run, the p99 of each run,
 //! and the pooled per-request latency distribution (min, p50, p90, p99,
@@ -44,7 +44,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Barrier;
 
-use herd::places_standin::{self, LEGACY_PATH, NEW_PATH, StandinOptions};
+use herd_standin::{LEGACY_PATH, NEW_PATH, StandinOptions};
 
 /// Requests in flight at once, unless `STANDIN_BENCH_REQUESTS` says otherwise.
 const REQUESTS: usize = 2000;
@@ -88,7 +88,7 @@ struct Round {
 }
 
 fn main() {
-    let standin = places_standin::start(StandinOptions {
+    let standin = herd_standin::start(StandinOptions {
         latency: LATENCY,
         ..StandinOptions::default()
     })

@@ -15,8 +15,8 @@
 use std::time::Duration;
 
 /// The share of requests (each 0.0 to 1.0, together at most 1.0) that get
-/// each kind of fault instead of their answer. See `README-standin.md` for
-/// what each looks like on either API.
+/// each kind of fault instead of their answer. See "Knobs" in this crate's
+/// `README.md` (compare/standin) for what each looks like on either API.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FaultRates {
     /// Legacy: HTTP 500 with an HTML page; New: 500 `INTERNAL`.
