@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the pure core, the work a line costs apart from I/O:
-//! parsing an IAMAT, making its AT record, offering records to the cache
-//! (alone and under contention from other threads), and shaping a Places
-//! answer into WHATSAT JSON. Run by `cargo bench --bench core` (criterion
+//! parsing an IAMAT, making its AT record, logging it, offering records to
+//! the cache (alone and under contention from other threads), the whole of
+//! an IAMAT's own work, and shaping a Places answer into WHATSAT JSON. Run by `cargo bench --bench core` (criterion
 //! prints time per iteration and its change since the last run).
 //!
 //! What they are for: the lab measures whole requests over sockets, where
@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use herd::answer;
 use herd::cache::{AtRecord, Cache};
+use herd::dispatch::{self, ClientLine};
+use herd::logfile::LogBatch;
 use herd::places::{self, NearbyQuery, Offline, Places};
 use herd::protocol::{self, AtLine, Nanos, Request};
 
@@ -35,6 +37,53 @@ fn parse_and_format(c: &mut Criterion) {
     c.bench_function("parse AT (a neighbour's flood)", |b| {
         b.iter(|| matches!(protocol::parse(black_box(at)), Request::At(_)))
     });
+}
+
+/// The log entries of one IAMAT (the line in, the AT line out), and the
+/// whole of an IAMAT's own work: classify, record, answer, offer to the
+/// cache, log. What is left of a request's CPU is the kernel's and the
+/// thread's.
+fn iamat_work(c: &mut Criterion) {
+    let peer = "127.0.0.1:40168".to_owned();
+    let at_line =
+        "AT Clark +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503";
+    c.bench_function("log an IAMAT (two entries)", |b| {
+        b.iter_batched(
+            LogBatch::new,
+            |mut log| {
+                log.received(&peer, black_box(IAMAT.as_bytes()));
+                log.sent(&peer, black_box(at_line.as_bytes()));
+                log
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let cache = Cache::new();
+    let mut out = Vec::with_capacity(4096);
+    let mut now = NOW.0;
+    c.bench_function(
+        "an IAMAT's own work (classify, record, answer, cache, log)",
+        |b| {
+            b.iter_batched(
+                LogBatch::new,
+                |mut log| {
+                    now += 1;
+                    out.clear();
+                    log.received(&peer, IAMAT.as_bytes());
+                    if let ClientLine::IAmAt(request) =
+                        dispatch::client_line(IAMAT.as_bytes(), false)
+                    {
+                        let record = answer::iamat_record("Clark", Nanos(now), &request);
+                        answer::write_iamat(&record, &mut out);
+                        black_box(cache.offer(record));
+                    }
+                    log.sent(&peer, &out[..out.len() - 1]);
+                    log
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
 }
 
 /// A record for client `i` at time `t`.
@@ -124,5 +173,11 @@ fn places_shaping(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parse_and_format, cache_offer, places_shaping);
+criterion_group!(
+    benches,
+    parse_and_format,
+    iamat_work,
+    cache_offer,
+    places_shaping
+);
 criterion_main!(benches);

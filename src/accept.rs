@@ -16,19 +16,24 @@ use std::time::Instant;
 
 use threadpool::ThreadPool;
 
-use crate::connection;
+use crate::connection::{self, ClientParker};
 use crate::limits::ACCEPT_ERROR_PAUSE;
 use crate::state::NodeState;
 
 /// Accepts until the node stops. Woken for the stop by a connection from
 /// the node itself.
-pub fn run(state: &Arc<NodeState>, listener: &TcpListener, pool: &ThreadPool) {
+pub fn run(
+    state: &Arc<NodeState>,
+    listener: &TcpListener,
+    pool: &ThreadPool,
+    parker: Option<&Arc<ClientParker>>,
+) {
     for incoming in listener.incoming() {
         if state.shutdown.is_triggered() {
             break;
         }
         match incoming {
-            Ok(stream) => admit(state, pool, stream),
+            Ok(stream) => admit(state, pool, parker, stream),
             Err(e) => {
                 log::warn!("{}: accept failed: {e}", state.me.name());
                 if is_resource_shortage(&e) && state.shutdown.wait(ACCEPT_ERROR_PAUSE) {
@@ -39,7 +44,12 @@ pub fn run(state: &Arc<NodeState>, listener: &TcpListener, pool: &ThreadPool) {
     }
 }
 
-fn admit(state: &Arc<NodeState>, pool: &ThreadPool, stream: TcpStream) {
+fn admit(
+    state: &Arc<NodeState>,
+    pool: &ThreadPool,
+    parker: Option<&Arc<ClientParker>>,
+    stream: TcpStream,
+) {
     let Ok(addr) = stream.peer_addr() else {
         return; // already gone
     };
@@ -57,11 +67,19 @@ fn admit(state: &Arc<NodeState>, pool: &ThreadPool, stream: TcpStream) {
     let _ = stream.set_write_timeout(Some(limits.write_timeout));
     let socket_id = state.sockets.register(&stream);
     let state = Arc::clone(state);
+    let parker = parker.cloned();
     let accepted = Instant::now();
     state.metrics.waiting_add();
     pool.execute(move || {
         let _busy = state.metrics.taken_by_worker();
-        connection::serve(Arc::clone(&state), stream, addr, socket_id, accepted);
+        connection::serve(
+            Arc::clone(&state),
+            stream,
+            addr,
+            socket_id,
+            accepted,
+            parker,
+        );
     });
 }
 

@@ -14,10 +14,11 @@ use crate::protocol::{AtLine, IAmAt, Nanos, WhatsAt};
 /// The AT record server `server` makes of `iamat` received at `now`: the
 /// exact signed time difference, then the client's operands as written.
 pub fn iamat_record(server: &str, now: Nanos, iamat: &IAmAt<'_>) -> AtRecord {
-    let diff = now.minus(iamat.time).to_string();
+    let mut text = [0u8; Nanos::MAX_TEXT];
+    let diff = now.minus(iamat.time).write_to(&mut text);
     AtRecord::new(&AtLine {
         server,
-        diff: &diff,
+        diff,
         client: iamat.client,
         location_text: iamat.location_text,
         location: iamat.location,

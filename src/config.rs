@@ -75,6 +75,7 @@ pub struct Overrides {
     pub peer_garbage_lines: Option<u32>,
     pub peer_queue: Option<usize>,
     pub handshake_timeout_ms: Option<u64>,
+    pub park_idle_ms: Option<u64>,
     pub places_timeout_ms: Option<u64>,
 }
 
@@ -143,6 +144,7 @@ struct RawLimits {
     peer_garbage_lines: Option<u32>,
     peer_queue: Option<usize>,
     handshake_timeout_ms: Option<u64>,
+    park_idle_ms: Option<u64>,
 }
 
 impl Config {
@@ -266,6 +268,7 @@ fn limits(raw: &RawLimits, o: &Overrides) -> Result<Limits, ConfigError> {
             raw.handshake_timeout_ms,
             d.handshake_timeout,
         ),
+        park_idle: ms(o.park_idle_ms, raw.park_idle_ms, d.park_idle),
     };
     let positive = [
         ("threads", limits.threads as u128),

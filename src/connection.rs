@@ -4,16 +4,20 @@
 //! bounded [`LineReader`], passes each to `cmd::client_line`, and writes the
 //! answers back in order: answers to pipelined lines are gathered and
 //! written together once no further complete line is buffered, so each
-//! answer (a whole WHATSAT answer included) leaves in one write. A valid
-//! `PEER` first line moves the socket to `link/inbound.rs` and frees the
-//! worker; in a herd with a secret, `link/handshake.rs` checks the
-//! neighbour's proof first.
+//! answer (a whole WHATSAT answer included) leaves in one write. A client
+//! that sends nothing for `park_idle_ms` is parked off the pool
+//! (`park.rs`) and resumed on a worker when it sends again. A valid `PEER`
+//! first line moves the socket to `link/inbound.rs` and frees the worker;
+//! in a herd with a secret, `link/handshake.rs` checks the neighbour's
+//! proof first.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as Both, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+use threadpool::ThreadPool;
 
 use crate::cmd;
 use crate::dispatch::{Outcome, invalid};
@@ -22,81 +26,180 @@ use crate::line_reader::{Event, LineReader};
 use crate::link::auth::Challenge;
 use crate::link::{handshake, inbound};
 use crate::logfile::LogBatch;
+use crate::park::{Parkable, Parker};
 use crate::state::NodeState;
 
 /// Holds a client's place in the admission count and the socket registry;
 /// gives both back however the connection ends.
-struct Slot<'a> {
-    state: &'a NodeState,
+struct Slot {
+    state: Arc<NodeState>,
     socket_id: u64,
 }
 
-impl Drop for Slot<'_> {
+impl Drop for Slot {
     fn drop(&mut self) {
         self.state.sockets.forget(self.socket_id);
         self.state.clients.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-/// Serves one client until it closes, idles out, breaks or the node stops.
-/// `accepted` is when the accept loop took the connection: its idle clock
-/// starts then, not when this worker took it from the queue.
+/// The idle connections parked off the pool (`park.rs`), if parking is on.
+pub type ClientParker = Parker<Client>;
+
+/// A client connection between two lines: all that serving it needs, so
+/// that a worker can park it (`park.rs`) and another worker take it up
+/// where it was.
+pub struct Client {
+    state: Arc<NodeState>,
+    reader: LineReader<TcpStream>,
+    addr: SocketAddr,
+    /// `addr` formatted once: every line in and out is logged with it.
+    peer: String,
+    /// Before the first line, the only place a neighbour may say `PEER`.
+    first: bool,
+    /// Since when it has had nothing to answer (accept, the last answer
+    /// written, or its return from the poller): parked `park_idle` later.
+    quiet_since: Instant,
+    /// Where to park it when it goes quiet; `None`: parking is off.
+    parker: Option<Arc<ClientParker>>,
+    slot: Slot,
+}
+
+impl Parkable for Client {
+    fn socket(&self) -> &TcpStream {
+        self.reader.get_ref()
+    }
+
+    fn idle_deadline(&self) -> Instant {
+        let idle = self.state.me.limits().idle_timeout;
+        self.reader
+            .idle_deadline()
+            .unwrap_or_else(|| Instant::now() + idle)
+    }
+
+    /// Closed by the poller at its idle deadline, logged as a worker would.
+    fn expire(self) {
+        self.state.metrics.unparked();
+        self.state.log.notice(format_args!(
+            "{}: idle for {:?}, closed",
+            self.addr,
+            self.state.me.limits().idle_timeout
+        ));
+    }
+}
+
+/// Serves one new client until it closes, idles out, breaks, is parked or
+/// the node stops. `accepted` is when the accept loop took the connection:
+/// its idle clock starts then, not when this worker took it from the queue.
 pub fn serve(
     state: Arc<NodeState>,
     stream: TcpStream,
     addr: SocketAddr,
     socket_id: u64,
     accepted: Instant,
+    parker: Option<Arc<ClientParker>>,
 ) {
-    let slot = Slot {
-        state: &state,
-        socket_id,
-    };
     let limits = state.me.limits();
     let mut reader = LineReader::new(stream, limits.max_line_bytes, Some(limits.idle_timeout));
     reader.start_idle_clock(accepted);
+    let client = Client {
+        slot: Slot {
+            state: Arc::clone(&state),
+            socket_id,
+        },
+        state,
+        reader,
+        addr,
+        peer: addr.to_string(),
+        first: true,
+        quiet_since: accepted,
+        parker,
+    };
+    run(client);
+}
+
+/// Queues a parked client that sent bytes again for the next free worker
+/// (the poller's `resume`), where it is served on from where it was.
+pub fn requeue(pool: &ThreadPool, client: Client) {
+    let metrics = &client.state.metrics;
+    metrics.unparked();
+    metrics.waiting_add();
+    pool.execute(move || {
+        let state = Arc::clone(&client.state);
+        let _busy = state.metrics.taken_by_worker();
+        let mut client = client;
+        client.quiet_since = Instant::now();
+        run(client);
+    });
+}
+
+/// Reads, answers and writes until the connection ends or goes quiet for
+/// `park_idle` (then it is parked and this worker is free).
+fn run(mut client: Client) {
+    let state = Arc::clone(&client.state);
+    let limits = state.me.limits();
+    let addr = client.addr;
     let mut out = Vec::with_capacity(4096);
     let mut log = LogBatch::new();
-    let mut first = true;
     let ending = loop {
-        let outcome = match reader.next_line() {
-            Ok(Event::Line(line)) => {
-                log.received(addr, line);
+        // Parked only while waiting with nothing buffered (answers out).
+        let park_at = match &client.parker {
+            Some(_) if !limits.park_idle.is_zero() && !client.reader.has_buffered_line() => {
+                Some(client.quiet_since + limits.park_idle)
+            }
+            _ => None,
+        };
+        let outcome = match client.reader.next_line_or_park(park_at) {
+            Ok(Some(Event::Line(line))) => {
+                log.received(&client.peer, line);
                 let answered_from = out.len();
-                let outcome = cmd::client_line(&state, line, first, &mut out);
-                first = false;
+                let outcome = cmd::client_line(&state, line, client.first, &mut out);
+                client.first = false;
                 if out.len() > answered_from {
-                    log.sent(addr, trim_newline(&out[answered_from..]));
+                    log.sent(&client.peer, trim_newline(&out[answered_from..]));
                 }
                 outcome
             }
-            Ok(Event::TooLong(head)) => {
-                log.received(addr, head);
+            Ok(Some(Event::TooLong(head))) => {
+                log.received(&client.peer, head);
                 log.notice(format_args!(
                     "{addr}: line over {} bytes",
                     limits.max_line_bytes
                 ));
                 state.metrics.client_invalid();
                 invalid(head, &mut out);
-                log.sent(addr, trim_newline(&out));
+                log.sent(&client.peer, trim_newline(&out));
                 Outcome::Close
             }
-            Ok(Event::Eof) => break Ending::Closed,
-            Ok(Event::Idle) => {
+            Ok(Some(Event::Eof)) => break Ending::Closed,
+            Ok(Some(Event::Idle)) => {
                 log.notice(format_args!(
                     "{addr}: idle for {:?}, closed",
                     limits.idle_timeout
                 ));
                 break Ending::Closed;
             }
+            Ok(None) => {
+                state.log.submit(std::mem::take(&mut log));
+                match park(client) {
+                    None => return,
+                    // It could not be parked: this worker keeps it.
+                    Some(kept) => {
+                        client = kept;
+                        client.parker = None;
+                        continue;
+                    }
+                }
+            }
             Err(_) => break Ending::Broken,
         };
         match outcome {
-            Outcome::Continue if reader.has_buffered_line() => continue,
+            Outcome::Continue if client.reader.has_buffered_line() => continue,
             Outcome::Continue => {
-                if write_out(reader.get_ref(), &mut out).is_err() {
+                if write_out(client.reader.get_ref(), &mut out).is_err() {
                     break Ending::Broken;
                 }
+                client.quiet_since = Instant::now();
                 state.log.submit(std::mem::take(&mut log));
             }
             Outcome::Close => break Ending::Refused,
@@ -108,6 +211,9 @@ pub fn serve(
             }
         }
     };
+    let Client {
+        mut reader, slot, ..
+    } = client;
     let _ = write_out(reader.get_ref(), &mut out);
     let ending = match ending {
         Ending::Challenge(challenge) => {
@@ -132,6 +238,22 @@ pub fn serve(
         }
         Ending::Refused => linger_close(reader.get_ref(), LINGER),
         Ending::Closed | Ending::Broken | Ending::Challenge(_) => {}
+    }
+}
+
+/// Hands a quiet client to the parker; gives it back if it cannot be parked.
+fn park(client: Client) -> Option<Client> {
+    let Some(parker) = client.parker.clone() else {
+        return Some(client);
+    };
+    let state = Arc::clone(&client.state);
+    state.metrics.parked();
+    match parker.park(client) {
+        Ok(()) => None,
+        Err(client) => {
+            state.metrics.unparked();
+            Some(client)
+        }
     }
 }
 

@@ -26,6 +26,7 @@
 //! The blocking build: `node.rs` starts and stops the threads around the
 //! shared [`state::NodeState`]; `accept`, `connection`, `line_reader`,
 //! `cmd/`, `link/` (queues, outbound, inbound, registry, handshake);
+//! `park.rs` parks quiet clients off the pool (`park_idle_ms`);
 //! `shutdown.rs` is the stop latch; `metrics/` counts what the node does and
 //! serves it as Prometheus text (`herd node --metrics-addr`); `client.rs`
 //! is a small blocking client for `herd client` and the tests; `up.rs` runs
@@ -54,6 +55,11 @@ pub mod logfile;
 pub mod metrics;
 pub mod node;
 pub mod node_args;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub mod park;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[path = "park_unsupported.rs"]
+pub mod park;
 pub mod places;
 pub mod protocol;
 pub mod shutdown;

@@ -43,6 +43,11 @@ pub struct Limits {
     /// With a herd secret, each line of the peer-link handshake must arrive
     /// within this long, or the link attempt is dropped.
     pub handshake_timeout: Duration,
+    /// A client that completes no line for this long is parked off the
+    /// pool (blocking build, Linux; `park.rs`) and its worker takes the next
+    /// connection; zero: never, a worker serves a connection from first byte
+    /// to close. The event-loop builds have no pool and accept and ignore it.
+    pub park_idle: Duration,
 }
 
 impl Default for Limits {
@@ -58,9 +63,14 @@ impl Default for Limits {
             peer_garbage_lines: 10,
             peer_queue: 10_000,
             handshake_timeout: Duration::from_secs(5),
+            park_idle: DEFAULT_PARK_IDLE,
         }
     }
 }
+
+/// `park_idle_ms` by default: see docs/operations.md ("Parking idle
+/// connections") for how it was chosen.
+pub const DEFAULT_PARK_IDLE: Duration = Duration::from_millis(100);
 
 /// The most worker threads `--threads` may ask for: more is a typo, not a
 /// plan (each thread reserves a stack).
@@ -113,6 +123,10 @@ pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 /// build).
 pub const LATE_LOOK: Duration = Duration::from_millis(1);
 
+/// Readiness events the parked-connection poller takes per `epoll_wait`;
+/// more simply wait for its next round.
+pub const PARK_POLL_EVENTS: usize = 256;
+
 // ---- Neighbour links ----
 
 /// How long one connection attempt to a neighbour may take; a neighbour
@@ -139,17 +153,6 @@ pub const MAX_HANDSHAKE_LINE: usize = 1024;
 /// restarted neighbour is noticed without waiting for traffic.
 pub const LIVENESS_CHECK: Duration = Duration::from_millis(100);
 
-/// A link counts as busy when its last batch left less than this ago
-/// (blocking build, see [`GATHER`]).
-pub const BUSY: Duration = Duration::from_millis(5);
-
-/// On a busy link the blocking sender waits this long after an update wakes
-/// it, so that the updates arriving meanwhile leave in the same write. Every
-/// batch costs a wake-up of the sender and of the neighbour's reader, and on
-/// a busy herd those context switches were most of the CPU (the lab's
-/// `iamat_herd`); an idle link sends at once.
-pub const GATHER: Duration = Duration::from_micros(1000);
-
 // ---- Stopping ----
 
 /// How long stopping waits for busy threads or tasks (a worker in the
@@ -167,9 +170,11 @@ pub const STOP_WAKE_CONNECT: Duration = Duration::from_millis(500);
 /// were left out, so that one 64 KiB line does not cost 256 KiB of log.
 pub const MAX_LOGGED_BYTES: usize = 4096;
 
-/// Batches the log writer may have queued before senders wait for it: a
-/// slow disk slows the node down rather than losing log lines or memory.
-pub const LOG_QUEUE: usize = 16 * 1024;
+/// Bytes of log entries that may wait for the writer thread. Past it, the
+/// thread that logs writes the queue out itself (`logfile.rs`): a slow disk
+/// or a starved writer slows the node down rather than losing log lines or
+/// memory, and no worker ever parks waiting for the writer.
+pub const LOG_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 
 /// After writing out what was queued, the log writer sleeps this long
 /// before it waits again. While it sleeps, submitting a batch only queues

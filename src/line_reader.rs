@@ -19,17 +19,36 @@ use crate::limits::LATE_LOOK;
 /// A reader whose blocking reads can be given a timeout.
 pub trait TimedRead: Read {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// Reads what has already arrived, without waiting: `Ok(None)` if
+    /// nothing has.
+    fn read_ready(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>>;
 }
 
 impl TimedRead for TcpStream {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.set_read_timeout(timeout)
     }
+
+    fn read_ready(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.set_nonblocking(true)?;
+        let read = match self.read(buf) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        };
+        self.set_nonblocking(false)?;
+        read
+    }
 }
 
 impl TimedRead for &[u8] {
     fn set_timeout(&mut self, _: Option<Duration>) -> io::Result<()> {
         Ok(())
+    }
+
+    fn read_ready(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.read(buf).map(Some)
     }
 }
 
@@ -92,26 +111,42 @@ impl<R: TimedRead> LineReader<R> {
 
     /// Reads until a line, the cap, end of file or the idle deadline.
     pub fn next_line(&mut self) -> io::Result<Event<'_>> {
+        Ok(self.next_line_or_park(None)?.unwrap_or(Event::Idle))
+    }
+
+    /// As [`next_line`](Self::next_line), but `None` when no complete line
+    /// has arrived by `park_at` and nothing more is waiting to be read (the
+    /// connection may then be parked off the pool, `park.rs`). The idle
+    /// deadline goes on running either way.
+    pub fn next_line_or_park(&mut self, park_at: Option<Instant>) -> io::Result<Option<Event<'_>>> {
         loop {
             let found = self.framer.next_found();
             if found != Found::NeedMore {
                 self.deadline = None;
                 self.late_look_done = false;
-                return Ok(self.framer.event(found).unwrap_or(Event::Eof));
+                return Ok(Some(self.framer.event(found).unwrap_or(Event::Eof)));
             }
-            if !self.fill()? {
-                return Ok(Event::Idle);
+            match self.fill(park_at)? {
+                Fill::More => {}
+                Fill::Idle => return Ok(Some(Event::Idle)),
+                Fill::Park => return Ok(None),
             }
         }
     }
 
-    /// Reads more bytes. False when the idle deadline passed first.
-    fn fill(&mut self) -> io::Result<bool> {
+    /// When the line being read must be complete (`None`: no idle timeout,
+    /// or the wait for it has not begun).
+    pub fn idle_deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Reads more bytes, unless the idle deadline or `park_at` passes first.
+    fn fill(&mut self, park_at: Option<Instant>) -> io::Result<Fill> {
         loop {
-            let timeout = match self.idle {
+            let now = Instant::now();
+            let mut timeout = match self.idle {
                 None => None,
                 Some(idle) => {
-                    let now = Instant::now();
                     let deadline = *self.deadline.get_or_insert(now + idle);
                     match deadline.checked_duration_since(now) {
                         Some(left) if !left.is_zero() => Some(left),
@@ -119,10 +154,25 @@ impl<R: TimedRead> LineReader<R> {
                             self.late_look_done = true;
                             Some(LATE_LOOK)
                         }
-                        _ => return Ok(false),
+                        _ => return Ok(Fill::Idle),
                     }
                 }
             };
+            if let Some(park_at) = park_at {
+                let left = park_at.saturating_duration_since(now);
+                if left.is_zero() {
+                    // One look at what already arrived (a client queued
+                    // for a worker may have sent its line meanwhile).
+                    return match self.inner.read_ready(self.framer.spare())? {
+                        Some(n) => {
+                            self.framer.filled(n);
+                            Ok(Fill::More)
+                        }
+                        None => Ok(Fill::Park),
+                    };
+                }
+                timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            }
             if timeout != self.timeout_set {
                 self.inner.set_timeout(timeout)?;
                 self.timeout_set = timeout;
@@ -130,16 +180,26 @@ impl<R: TimedRead> LineReader<R> {
             match self.inner.read(self.framer.spare()) {
                 Ok(n) => {
                     self.framer.filled(n);
-                    return Ok(true);
+                    return Ok(Fill::More);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                // A read timeout: loop to check the deadline (it may have
+                // A read timeout: loop to check the deadlines (it may have
                 // been an earlier, longer timeout that just ran out).
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(e) => return Err(e),
             }
         }
     }
+}
+
+/// What one [`LineReader::fill`] gave.
+enum Fill {
+    /// Bytes arrived (or end of file).
+    More,
+    /// The idle deadline passed.
+    Idle,
+    /// `park_at` passed first.
+    Park,
 }
 
 #[cfg(test)]

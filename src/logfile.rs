@@ -3,39 +3,70 @@
 //! Every thread of a node formats its own entries (every line received and
 //! sent, with the other end's address, and notices such as a neighbour's
 //! link going up or down) and hands them, a batch at a time, to one writer
-//! thread through a bounded channel; the writer appends them to the file,
-//! flushes whenever it has caught up, and lets the next entries gather for
-//! a moment (see [`LOG_GATHER`](crate::limits::LOG_GATHER)). Entries are escaped so that bytes a
-//! client sends can never forge a log line. No API key or secret is ever
-//! passed here: the Places providers log only their own safe messages.
+//! thread through a queue; the writer appends them to the file, flushes
+//! whenever it has caught up, and lets the next entries gather for a moment
+//! (see [`LOG_GATHER`](crate::limits::LOG_GATHER)). Entries are escaped so
+//! that bytes a client sends can never forge a log line. No API key or
+//! secret is ever passed here: the Places providers log only their own safe
+//! messages.
+//!
+//! Handing a batch over never waits for the writer: the queue is a
+//! lock-free list, and a writer that sleeps between rounds is not woken per
+//! batch. What bounds it is bytes ([`LOG_QUEUE_BYTES`]): past that (a slow
+//! disk, or a writer thread starved of CPU among a thousand busy workers),
+//! the thread that hands a batch over writes out the queue and its batch
+//! itself, under the file's lock, in queue order. So a full queue never
+//! parks a thousand workers to be woken one by one, no line is lost, and
+//! memory stays bounded.
 
+use std::cell::RefCell;
 use std::fmt::Display;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, Select, Sender, unbounded};
+use parking_lot::Mutex;
 
-use crate::limits::{LOG_FILE_BUFFER, LOG_GATHER, LOG_QUEUE, MAX_LOGGED_BYTES};
-
-enum Message {
-    Entries(Vec<u8>),
-    Stop,
-}
+use crate::limits::{LOG_FILE_BUFFER, LOG_GATHER, LOG_QUEUE_BYTES, MAX_LOGGED_BYTES};
 
 /// A cheap, cloneable handle for writing to one node's log.
 #[derive(Clone, Debug)]
 pub struct NodeLog {
-    tx: Sender<Message>,
+    shared: Arc<Shared>,
     path: PathBuf,
+}
+
+/// What the handles and the writer thread share.
+#[derive(Debug)]
+struct Shared {
+    queue: Sender<Vec<u8>>,
+    /// The other end of `queue`, drained by whoever holds `file`.
+    pending: Receiver<Vec<u8>>,
+    /// Bytes in `queue`.
+    queued: AtomicUsize,
+    /// Past this many bytes queued, a submitter writes for itself.
+    bound: usize,
+    file: Mutex<Sink>,
+    stopping: AtomicBool,
+}
+
+#[derive(Debug)]
+struct Sink {
+    out: BufWriter<File>,
+    /// A write failed and was reported once (a full disk is reported once,
+    /// not once a line).
+    failed: bool,
 }
 
 /// The writer thread; [`LogWriter::stop`] flushes and joins it.
 #[derive(Debug)]
 pub struct LogWriter {
-    tx: Sender<Message>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -48,66 +79,112 @@ pub struct LogBatch {
 /// Opens (creating the directory if needed, appending to the file) the log
 /// of node `name` and starts its writer thread.
 pub fn open(dir: &Path, name: &str) -> io::Result<(NodeLog, LogWriter)> {
+    open_bounded(dir, name, LOG_QUEUE_BYTES)
+}
+
+/// [`open`] with `bound` bytes of queue (tests make it small).
+fn open_bounded(dir: &Path, name: &str, bound: usize) -> io::Result<(NodeLog, LogWriter)> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("{name}.log"));
     let file = OpenOptions::new().create(true).append(true).open(&path)?;
-    let (tx, rx) = bounded(LOG_QUEUE);
+    let (queue, pending) = unbounded();
+    let shared = Arc::new(Shared {
+        queue,
+        pending,
+        queued: AtomicUsize::new(0),
+        bound,
+        file: Mutex::new(Sink {
+            out: BufWriter::with_capacity(LOG_FILE_BUFFER, file),
+            failed: false,
+        }),
+        stopping: AtomicBool::new(false),
+    });
+    let writer = Arc::clone(&shared);
     let thread = std::thread::Builder::new()
         .name(format!("log-{name}"))
-        .spawn(move || write_entries(rx, BufWriter::with_capacity(LOG_FILE_BUFFER, file)))?;
+        .spawn(move || write_entries(&writer))?;
     Ok((
         NodeLog {
-            tx: tx.clone(),
+            shared: Arc::clone(&shared),
             path,
         },
         LogWriter {
-            tx,
+            shared,
             thread: Some(thread),
         },
     ))
 }
 
-fn write_entries(rx: Receiver<Message>, mut file: BufWriter<File>) {
-    let mut failed = false;
-    while let Ok(message) = rx.recv() {
-        let mut next = Some(message);
-        // Write everything queued, then flush once.
-        while let Some(message) = next.take() {
-            match message {
-                Message::Entries(text) => {
-                    if let Err(e) = file.write_all(&text) {
-                        report_once(&mut failed, &e);
-                    }
-                }
-                Message::Stop => {
-                    let _ = file.flush();
-                    return;
-                }
-            }
-            next = rx.try_recv().ok();
-        }
-        if let Err(e) = file.flush() {
-            report_once(&mut failed, &e);
+/// The writer thread: waits for a batch, writes out everything queued,
+/// flushes, sleeps [`LOG_GATHER`], and again, until the node stops.
+fn write_entries(shared: &Shared) {
+    let mut waiting = Select::new();
+    waiting.recv(&shared.pending);
+    loop {
+        // Parked only while the queue is empty: the first batch after a
+        // quiet spell wakes it, the rest of a burst is queued unnoticed.
+        // Nothing is taken off the queue before the file's lock is held,
+        // so a submitter writing for itself cannot overtake a batch.
+        waiting.ready();
+        let mut sink = shared.file.lock();
+        shared.drain_into(&mut sink);
+        sink.flush();
+        drop(sink);
+        if shared.stopping.load(Ordering::Acquire) && shared.pending.is_empty() {
+            return;
         }
         std::thread::sleep(LOG_GATHER);
     }
-    let _ = file.flush();
 }
 
-fn report_once(failed: &mut bool, e: &io::Error) {
-    if !*failed {
-        log::error!("cannot write the node log: {e}");
-        *failed = true;
+impl Shared {
+    /// Writes out every queued batch, in queue order (`sink` is the file's
+    /// lock, held).
+    fn drain_into(&self, sink: &mut Sink) {
+        while let Ok(batch) = self.pending.try_recv() {
+            self.write_one(sink, &batch);
+        }
+    }
+
+    fn write_one(&self, sink: &mut Sink, batch: &[u8]) {
+        self.queued.fetch_sub(batch.len(), Ordering::AcqRel);
+        sink.write(batch);
+    }
+}
+
+impl Sink {
+    fn write(&mut self, bytes: &[u8]) {
+        if let Err(e) = self.out.write_all(bytes) {
+            self.report_once(&e);
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Err(e) = self.out.flush() {
+            self.report_once(&e);
+        }
+    }
+
+    fn report_once(&mut self, e: &io::Error) {
+        if !self.failed {
+            log::error!("cannot write the node log: {e}");
+            self.failed = true;
+        }
     }
 }
 
 impl LogWriter {
     /// Writes out everything submitted so far, then ends the writer thread.
     pub fn stop(mut self) {
-        let _ = self.tx.send(Message::Stop);
+        self.shared.stopping.store(true, Ordering::Release);
+        // An empty batch wakes the writer if it is parked; it writes nothing.
+        let _ = self.shared.queue.send(Vec::new());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        let mut sink = self.shared.file.lock();
+        self.shared.drain_into(&mut sink);
+        sink.flush();
     }
 }
 
@@ -116,10 +193,28 @@ impl NodeLog {
         &self.path
     }
 
-    /// Queues a batch for the writer (waits if the writer is far behind).
+    /// Hands a batch to the writer. Never waits for it: past
+    /// [`LOG_QUEUE_BYTES`] queued, this thread writes the queue and the
+    /// batch out itself.
     pub fn submit(&self, batch: LogBatch) {
-        if !batch.text.is_empty() {
-            let _ = self.tx.send(Message::Entries(batch.text));
+        let text = batch.text;
+        if text.is_empty() {
+            return;
+        }
+        let shared = &self.shared;
+        let stopping = shared.stopping.load(Ordering::Acquire);
+        if !stopping && shared.queued.load(Ordering::Acquire) < shared.bound {
+            shared.queued.fetch_add(text.len(), Ordering::AcqRel);
+            // Cannot fail: `shared` holds the receiving end.
+            let _ = shared.queue.send(text);
+            return;
+        }
+        let mut sink = shared.file.lock();
+        shared.drain_into(&mut sink);
+        sink.write(&text);
+        if stopping {
+            // The writer may be gone: nobody else will flush this.
+            sink.flush();
         }
     }
 
@@ -153,16 +248,52 @@ impl LogBatch {
 
     /// `<time> * <text>`: something that happened.
     pub fn notice(&mut self, text: impl Display) {
-        let now = humantime::format_rfc3339_micros(SystemTime::now());
-        let _ = writeln!(self.text, "{now} * {text}");
+        write_timestamp(&mut self.text, SystemTime::now());
+        let _ = writeln!(self.text, " * {text}");
     }
 
     fn entry(&mut self, direction: char, other_end: impl Display, bytes: &[u8]) {
-        let now = humantime::format_rfc3339_micros(SystemTime::now());
-        let _ = write!(self.text, "{now} {direction} {other_end} ");
+        write_timestamp(&mut self.text, SystemTime::now());
+        let _ = write!(self.text, " {direction} {other_end} ");
         escape_into(&mut self.text, bytes);
         self.text.push(b'\n');
     }
+}
+
+thread_local! {
+    /// This thread's last whole second and its RFC 3339 text up to the
+    /// point (`2026-12-04T15:18:23.`): a log entry is stamped with a copy of
+    /// it and six digits, so the calendar is worked out once a second per
+    /// thread rather than twice a request.
+    static SECOND: RefCell<(u64, Vec<u8>)> = const { RefCell::new((u64::MAX, Vec::new())) };
+}
+
+/// Appends `now` as RFC 3339 UTC with microseconds
+/// (`2026-12-04T15:18:23.792240Z`), the same text as
+/// `humantime::format_rfc3339_micros`.
+fn write_timestamp(out: &mut Vec<u8>, now: SystemTime) {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (secs, micros) = (since.as_secs(), since.subsec_micros());
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            let whole = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs));
+            let mut prefix = whole.to_string().into_bytes();
+            // `...:23Z` -> `...:23.`
+            prefix.pop();
+            prefix.push(b'.');
+            *cached = (secs, prefix);
+        }
+        out.extend_from_slice(&cached.1);
+    });
+    let mut digits = [b'0'; 6];
+    let mut left = micros;
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (left % 10) as u8;
+        left /= 10;
+    }
+    out.extend_from_slice(&digits);
+    out.push(b'Z');
 }
 
 /// Printable ASCII as is; `\` doubled; LF, CR, TAB as `\n`, `\r`, `\t`;
@@ -199,6 +330,79 @@ fn escape_byte(out: &mut Vec<u8>, b: u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `threads` threads each log `each` numbered notices through a queue
+    /// of `bound` bytes; returns the file's lines after the stop.
+    fn log_from_threads(threads: usize, each: usize, bound: usize) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (log, writer) = open_bounded(dir.path(), "T", bound).expect("open");
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let log = log.clone();
+                scope.spawn(move || {
+                    for i in 0..each {
+                        let mut batch = LogBatch::new();
+                        batch.received("peer", format!("{t} {i}").as_bytes());
+                        log.submit(batch);
+                    }
+                });
+            }
+        });
+        writer.stop();
+        let text = std::fs::read_to_string(dir.path().join("T.log")).expect("the log");
+        text.lines().map(str::to_owned).collect()
+    }
+
+    /// Every entry is in the file once, each thread's in the order it
+    /// logged them.
+    fn assert_complete_and_ordered(lines: &[String], threads: usize, each: usize) {
+        assert_eq!(lines.len(), threads * each);
+        let mut next = vec![0; threads];
+        for line in lines {
+            let mut words = line.rsplit(' ');
+            let i: usize = words.next().and_then(|w| w.parse().ok()).expect("a number");
+            let t: usize = words.next().and_then(|w| w.parse().ok()).expect("a thread");
+            assert_eq!(i, next[t], "thread {t} out of order at {line:?}");
+            next[t] += 1;
+        }
+    }
+
+    #[test]
+    fn no_entry_is_lost_or_reordered_through_the_writer() {
+        let lines = log_from_threads(4, 2_000, LOG_QUEUE_BYTES);
+        assert_complete_and_ordered(&lines, 4, 2_000);
+    }
+
+    #[test]
+    fn past_the_queue_bound_submitters_write_in_order_themselves() {
+        // A bound smaller than one entry: nearly every batch takes the
+        // submitter's own path, racing the writer for the file.
+        let lines = log_from_threads(4, 2_000, 16);
+        assert_complete_and_ordered(&lines, 4, 2_000);
+    }
+
+    #[test]
+    fn timestamps_match_humantime_across_seconds_and_the_epoch() {
+        for nanos in [
+            0u64,
+            999_999_999,
+            1_000_000_000,
+            1_796_397_503_790_010_748,
+            1_796_397_503_000_000_001,
+            1_796_397_504_999_999_000,
+            4_102_444_799_999_999_999,
+        ] {
+            let now = UNIX_EPOCH + Duration::from_nanos(nanos);
+            let mut out = Vec::new();
+            write_timestamp(&mut out, now);
+            write_timestamp(&mut out, now);
+            let expected = humantime::format_rfc3339_micros(now).to_string();
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                format!("{expected}{expected}")
+            );
+        }
+    }
 
     #[test]
     fn escaping_keeps_one_entry_per_line() {

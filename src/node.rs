@@ -22,6 +22,7 @@ use crate::accept;
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::connection::{self, ClientParker};
 use crate::identity::Identity;
 use crate::limits::{STOP_DEADLINE, STOP_WAKE_CONNECT};
 use crate::link::auth::HerdSecret;
@@ -31,6 +32,7 @@ use crate::link::registry::InboundLinks;
 use crate::logfile;
 use crate::logfile::LogWriter;
 use crate::metrics::Metrics;
+use crate::park::Parker;
 use crate::places::PlacesHandle;
 use crate::shutdown::{Shutdown, Sockets, wake_addr};
 use crate::state::NodeState;
@@ -57,6 +59,7 @@ pub struct NodeHandle {
     addr: SocketAddr,
     accept: JoinHandle<ThreadPool>,
     senders: Vec<JoinHandle<()>>,
+    parker: Option<Arc<ClientParker>>,
     log_writer: LogWriter,
 }
 
@@ -102,12 +105,14 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
         .thread_name(format!("worker-{name}"))
         .build();
     let senders = outbound::spawn_senders(&state, plans)?;
+    let parker = start_parker(&state, &pool);
     let accept_state = Arc::clone(&state);
+    let accept_parker = parker.clone();
     let listener = options.listener;
     let accept = std::thread::Builder::new()
         .name(format!("accept-{name}"))
         .spawn(move || {
-            accept::run(&accept_state, &listener, &pool);
+            accept::run(&accept_state, &listener, &pool, accept_parker.as_ref());
             pool
         })?;
     Ok(NodeHandle {
@@ -115,8 +120,29 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
         addr,
         accept,
         senders,
+        parker,
         log_writer,
     })
+}
+
+/// The poller that parks quiet clients off the pool, if `park_idle_ms` is
+/// set (and the system has `epoll`; else the node runs without parking and
+/// says so in its log).
+fn start_parker(state: &Arc<NodeState>, pool: &ThreadPool) -> Option<Arc<ClientParker>> {
+    if state.me.limits().park_idle.is_zero() {
+        return None;
+    }
+    let pool = pool.clone();
+    let resume = Box::new(move |client| connection::requeue(&pool, client));
+    match Parker::start(state.me.name(), resume) {
+        Ok(parker) => Some(Arc::new(parker)),
+        Err(e) => {
+            state.log.notice(format_args!(
+                "quiet clients are not parked off the pool: {e}"
+            ));
+            None
+        }
+    }
 }
 
 impl NodeHandle {
@@ -151,7 +177,11 @@ impl NodeHandle {
         let _ = TcpStream::connect_timeout(&wake_addr(self.addr), STOP_WAKE_CONNECT);
         let mut abandoned = 0;
         let pool = join_within(self.accept, STOP_DEADLINE);
-        // 2. Close client sockets, then wait for the workers.
+        // 2. Close parked clients (none is handed back to the pool after
+        // this), then every other client socket, then wait for the workers.
+        if let Some(parker) = &self.parker {
+            parker.stop();
+        }
         state.sockets.close_all();
         let panics = match pool {
             Some(pool) => {

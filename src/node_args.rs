@@ -74,6 +74,11 @@ pub struct LimitArgs {
     /// With a herd secret: deadline for each peer-handshake line [default: 5000].
     #[arg(long, value_name = "MS")]
     pub handshake_timeout_ms: Option<u64>,
+    /// Park a client that completes no line for this long off the worker
+    /// pool until it sends again; 0: never (blocking build; others ignore
+    /// it) [default: 100].
+    #[arg(long, value_name = "MS")]
+    pub park_idle_ms: Option<u64>,
     /// How long a WHATSAT waits for Places [default: 5000].
     #[arg(long, value_name = "MS")]
     pub places_timeout_ms: Option<u64>,
@@ -94,6 +99,7 @@ impl NodeArgs {
             peer_garbage_lines: l.peer_garbage_lines,
             peer_queue: l.peer_queue,
             handshake_timeout_ms: l.handshake_timeout_ms,
+            park_idle_ms: l.park_idle_ms,
             places_timeout_ms: l.places_timeout_ms,
         }
     }

@@ -76,20 +76,41 @@ impl Nanos {
     pub fn minus(self, earlier: Nanos) -> Nanos {
         Nanos(self.0 - earlier.0)
     }
+
+    /// The longest text [`Nanos::write_to`] makes: a sign, 39 digits of an
+    /// `i128` and a point.
+    pub const MAX_TEXT: usize = 41;
+
+    /// Writes the signed decimal (see `Display`) into `buf` without
+    /// allocating; returns the text.
+    pub fn write_to(self, buf: &mut [u8; Nanos::MAX_TEXT]) -> &str {
+        let mut magnitude = self.0.unsigned_abs();
+        let mut at = buf.len();
+        for place in 0.. {
+            if place == 9 {
+                at -= 1;
+                buf[at] = b'.';
+            }
+            at -= 1;
+            buf[at] = b'0' + (magnitude % 10) as u8;
+            magnitude /= 10;
+            if magnitude == 0 && place >= 9 {
+                break;
+            }
+        }
+        at -= 1;
+        buf[at] = if self.0 < 0 { b'-' } else { b'+' };
+        // Only ASCII digits, a point and a sign were written.
+        std::str::from_utf8(&buf[at..]).unwrap_or_default()
+    }
 }
 
 /// Formats as a signed decimal with exactly nine fractional digits:
 /// `+0.263873386`, `-12.000000001`, and `+0.000000000` for zero.
 impl fmt::Display for Nanos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { '-' } else { '+' };
-        let magnitude = self.0.unsigned_abs();
-        write!(
-            f,
-            "{sign}{}.{:09}",
-            magnitude / 1_000_000_000,
-            magnitude % 1_000_000_000
-        )
+        let mut buf = [0u8; Nanos::MAX_TEXT];
+        f.write_str(self.write_to(&mut buf))
     }
 }
 
@@ -222,9 +243,17 @@ impl AtLine<'_> {
     }
 }
 
-/// `AT <server> <diff> <client> <location> <time>`.
+/// `AT <server> <diff> <client> <location> <time>`, in one allocation of
+/// the exact size.
 pub fn format_at(server: &str, diff: &str, client: &str, location: &str, time: &str) -> String {
-    format!("AT {server} {diff} {client} {location} {time}")
+    let fields = [server, diff, client, location, time];
+    let mut line = String::with_capacity(2 + fields.iter().map(|f| f.len() + 1).sum::<usize>());
+    line.push_str("AT");
+    for field in fields {
+        line.push(' ');
+        line.push_str(field);
+    }
+    line
 }
 
 /// What a line asks for. Anything not valid is [`Request::Invalid`], which
@@ -348,6 +377,27 @@ fn decimal_within(text: &str, limit: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nanos_text_is_the_signed_decimal_with_nine_digits_at_every_size() {
+        let reference = |n: i128| {
+            let sign = if n < 0 { '-' } else { '+' };
+            let m = n.unsigned_abs();
+            format!("{sign}{}.{:09}", m / 1_000_000_000, m % 1_000_000_000)
+        };
+        let mut cases = vec![0, 1, -1, 9, 10, 999_999_999, 1_000_000_000, -1_000_000_001];
+        cases.extend([263_873_386, 1_621_464_827_959_498_503, i128::MAX, i128::MIN]);
+        let mut n: i128 = 7;
+        for _ in 0..120 {
+            cases.extend([n, -n]);
+            n = n.wrapping_mul(10).wrapping_add(3);
+        }
+        for n in cases {
+            assert_eq!(Nanos(n).to_string(), reference(n), "{n}");
+        }
+        assert_eq!(Nanos(0).to_string(), "+0.000000000");
+        assert_eq!(Nanos(-12_000_000_001).to_string(), "-12.000000001");
+    }
 
     #[test]
     fn separators_are_exactly_the_six_bytes() {

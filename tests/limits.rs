@@ -1,5 +1,6 @@
-//! Limits and bad actors (PROTOCOL §5), the pool's behaviour with idle
-//! clients, clean stops, and exact time differences end to end.
+//! Limits and bad actors (PROTOCOL §5), the plain pool's behaviour with
+//! idle clients (parking off; `park.rs` has its own tests in park.rs), clean
+//! stops, and exact time differences end to end.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -9,8 +10,8 @@ use herd::protocol::Nanos;
 
 use crate::support::{DEADLINE, HerdSpec, TestHerd, eventually, now_text};
 
-/// A connection that sends nothing: it holds a pool worker until the idle
-/// timeout.
+/// A connection that sends nothing: on the plain pool (`park_idle_ms = 0`,
+/// as the pool tests below set) it holds a worker until the idle timeout.
 fn idle_client(herd: &TestHerd) -> TcpStream {
     let stream = TcpStream::connect(herd.addr("Clark")).expect("connect");
     stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
@@ -72,7 +73,7 @@ fn a_trickle_of_bytes_does_not_reset_the_idle_timeout() {
 
 #[test]
 fn idle_clients_below_the_pool_size_do_not_delay_an_active_one() {
-    let herd = TestHerd::single("[limits]\nthreads = 4\n");
+    let herd = TestHerd::single("[limits]\npark_idle_ms = 0\nthreads = 4\n");
     let idle: Vec<TcpStream> = (0..3).map(|_| idle_client(&herd)).collect();
     // Make sure the idle connections have been taken by workers.
     assert!(eventually(DEADLINE, || herd
@@ -91,7 +92,7 @@ fn idle_clients_below_the_pool_size_do_not_delay_an_active_one() {
 
 #[test]
 fn above_the_pool_size_the_idle_timeout_bounds_the_wait() {
-    let herd = TestHerd::single("[limits]\nthreads = 2\nidle_timeout_ms = 600\n");
+    let herd = TestHerd::single("[limits]\npark_idle_ms = 0\nthreads = 2\nidle_timeout_ms = 600\n");
     let _idle: Vec<TcpStream> = (0..2).map(|_| idle_client(&herd)).collect();
     assert!(eventually(DEADLINE, || herd
         .node("Clark")
@@ -116,7 +117,8 @@ fn idle_clients_queued_behind_idle_clients_leave_within_one_idle_timeout() {
     // Four hoarders on a pool of two: two hold the workers, two wait in the
     // queue. Their idle clocks all start at accept, so all four are gone
     // after one idle timeout, not after two rounds of it.
-    let herd = TestHerd::single("[limits]\nthreads = 2\nidle_timeout_ms = 1000\n");
+    let herd =
+        TestHerd::single("[limits]\npark_idle_ms = 0\nthreads = 2\nidle_timeout_ms = 1000\n");
     let started = Instant::now();
     let _idle: Vec<TcpStream> = (0..4).map(|_| idle_client(&herd)).collect();
     assert!(eventually(DEADLINE, || herd
@@ -139,7 +141,7 @@ fn idle_clients_queued_behind_idle_clients_leave_within_one_idle_timeout() {
 fn a_queued_client_that_sent_its_line_is_answered_even_past_its_idle_time() {
     // One worker, held by a hoarder until its idle timeout; meanwhile a
     // client sends its line and waits in the queue past its own idle time.
-    let herd = TestHerd::single("[limits]\nthreads = 1\nidle_timeout_ms = 300\n");
+    let herd = TestHerd::single("[limits]\npark_idle_ms = 0\nthreads = 1\nidle_timeout_ms = 300\n");
     let _hoarder = idle_client(&herd);
     assert!(eventually(DEADLINE, || herd
         .node("Clark")

@@ -552,7 +552,7 @@ fn dropped_floods_are_counted_per_neighbour() {
 
 #[test]
 fn waiting_and_refused_connections_are_counted() {
-    let herd = TestHerd::single("[limits]\nthreads = 1\nmax_clients = 2\n");
+    let herd = TestHerd::single("[limits]\nthreads = 1\nmax_clients = 2\npark_idle_ms = 0\n");
     let server = serve(&herd, "Clark");
     // The one worker serves the first client...
     let mut first = herd.client("Clark");

@@ -11,6 +11,7 @@ mod limits;
 mod link_socket;
 mod metrics;
 mod mixed;
+mod park;
 mod peer_auth;
 mod places;
 mod properties;

@@ -14,7 +14,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, select};
 
@@ -22,7 +22,7 @@ use super::handshake;
 use super::queues::LinkPlan;
 use super::socket;
 use crate::cache::AtRecord;
-use crate::limits::{BATCH, BUSY, CONNECT_TIMEOUT, GATHER, LINK_BUFFER, LIVENESS_CHECK};
+use crate::limits::{BATCH, CONNECT_TIMEOUT, LINK_BUFFER, LIVENESS_CHECK};
 use crate::logfile::LogBatch;
 use crate::state::NodeState;
 
@@ -145,7 +145,6 @@ fn serve_link(
     if let Err(e) = link.catch_up(state, plan) {
         return e.to_string();
     }
-    let mut last_batch = Instant::now();
     loop {
         if plan.resync.load(Ordering::Acquire)
             && let Err(e) = link.catch_up(state, plan)
@@ -155,14 +154,10 @@ fn serve_link(
         select! {
             recv(plan.updates) -> update => {
                 let Ok(first) = update else { return "node stopping".into() };
-                if last_batch.elapsed() < BUSY {
-                    std::thread::sleep(GATHER);
-                }
                 match link.send_batch(state, first, &plan.updates) {
                     Ok(sent) => state.metrics.floods_sent(&plan.name, sent),
                     Err(e) => return e.to_string(),
                 }
-                last_batch = Instant::now();
             }
             recv(state.shutdown.signal()) -> _ => return "node stopping".into(),
             default(LIVENESS_CHECK) => {

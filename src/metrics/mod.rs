@@ -85,6 +85,7 @@ pub struct Metrics {
     refused: AtomicU64,
     waiting: AtomicU64,
     busy: AtomicU64,
+    parked: AtomicU64,
     pub places: PlacesMetrics,
 }
 
@@ -111,6 +112,7 @@ impl Metrics {
             refused: AtomicU64::new(0),
             waiting: AtomicU64::new(0),
             busy: AtomicU64::new(0),
+            parked: AtomicU64::new(0),
             places: PlacesMetrics::default(),
         }
     }
@@ -200,6 +202,26 @@ impl Metrics {
     pub fn taken_by_worker(&self) -> Gauge<'_> {
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         Gauge::up(&self.busy)
+    }
+
+    /// A quiet client was parked off the pool (`park.rs`).
+    pub fn parked(&self) {
+        bump(&self.parked);
+    }
+
+    /// A parked client came back to the pool's queue, or was closed there.
+    pub fn unparked(&self) {
+        self.parked.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Clients parked off the pool now.
+    pub fn parked_now(&self) -> u64 {
+        read(&self.parked)
+    }
+
+    /// Pool workers serving a client now.
+    pub fn busy_now(&self) -> u64 {
+        read(&self.busy)
     }
 
     fn neighbour(&self, name: &str) -> Option<&NeighbourMetrics> {

@@ -38,6 +38,12 @@ pub fn render(state: &NodeState) -> String {
     );
     out.sample("herd_client_connections_waiting", &[], read(&m.waiting));
     out.family(
+        "herd_client_connections_parked",
+        "gauge",
+        "Quiet client connections parked off the pool until they send again (park_idle_ms).",
+    );
+    out.sample("herd_client_connections_parked", &[], read(&m.parked));
+    out.family(
         "herd_client_connections_refused_total",
         "counter",
         "Client connections closed at once because max_clients were open.",

@@ -54,6 +54,8 @@ LIMIT_FLAGS = [
      "queued updates per neighbour; overflow forces a catch-up (10000)"),
     ("--handshake-timeout-ms", "handshake_timeout_ms", "MS",
      "wait at most this long for each peer handshake line (5000)"),
+    ("--park-idle-ms", "park_idle_ms", "MS",
+     "accepted and ignored: the blocking build parks quiet clients off its pool (100)"),
     ("--places-timeout-ms", "places_timeout_ms", "MS",
      "a WHATSAT waits at most this long for Places (5000)"),
 ]

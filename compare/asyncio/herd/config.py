@@ -48,6 +48,9 @@ class Limits:
     peer_garbage_lines: int = 10
     peer_queue: int = 10_000
     handshake_timeout_ms: int = 5000
+    # The blocking build parks quiet clients off its worker pool after this
+    # long; an event loop has no pool, so it is accepted and ignored here.
+    park_idle_ms: int = 100
 
 
 U64 = 2**64 - 1
@@ -64,6 +67,7 @@ _LIMIT_KEYS = {
     "peer_garbage_lines": U32,
     "peer_queue": U64,
     "handshake_timeout_ms": U64,
+    "park_idle_ms": U64,
 }
 _PLACES_KEYS = ("provider", "url", "timeout_ms")
 _SERVER_KEYS = ("name", "addr", "peers")
@@ -82,6 +86,7 @@ class Overrides:
     peer_garbage_lines: int | None = None
     peer_queue: int | None = None
     handshake_timeout_ms: int | None = None
+    park_idle_ms: int | None = None
     places_timeout_ms: int | None = None
 
 

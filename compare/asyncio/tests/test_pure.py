@@ -119,6 +119,15 @@ def test_default_herd_is_protocol_section_1():
     assert herd.limits == c.Limits()
 
 
+def test_park_idle_ms_is_accepted_for_a_mixed_herd_and_ignored():
+    # The blocking build's key and flag: a herd.toml shared with it parses.
+    cfg = c.parse(TWO + "[limits]\npark_idle_ms = 0\n", c.Overrides())
+    assert cfg.limits.park_idle_ms == 0
+    assert c.parse(TWO, c.Overrides(park_idle_ms=250)).limits.park_idle_ms == 250
+    with pytest.raises(c.ConfigError, match="park_idle_ms"):
+        c.parse(TWO + '[limits]\npark_idle_ms = "soon"\n', c.Overrides())
+
+
 def test_overrides_beat_the_file_and_links_are_symmetric():
     cfg = c.parse(TWO + "[limits]\nthreads = 8\nidle_timeout_ms = 500\n", c.Overrides(threads=4))
     assert cfg.limits.threads == 4 and cfg.limits.idle_timeout_ms == 500

@@ -30,6 +30,7 @@ Options:
       --peer-garbage-lines <N>    Invalid lines before a neighbour's link is closed [default: 10]
       --peer-queue <N>            Updates queued per neighbour [default: 10000]
       --handshake-timeout-ms <MS> Longest wait for each peer handshake line [default: 5000]
+      --park-idle-ms <MS>         Accepted and ignored (the blocking build's pool) [default: 100]
       --places-timeout-ms <MS>    How long a WHATSAT waits for Places [default: 5000]
   -h, --help                      Print help
 `;
@@ -46,6 +47,7 @@ const NUMBER_FLAGS = {
   'peer-garbage-lines': ['peerGarbageLines', 'N', 2 ** 32],
   'peer-queue': ['peerQueue', 'N', 2 ** 64],
   'handshake-timeout-ms': ['handshakeTimeoutMs', 'MS', 2 ** 64],
+  'park-idle-ms': ['parkIdleMs', 'MS', 2 ** 64],
   'places-timeout-ms': ['placesTimeoutMs', 'MS', 2 ** 64],
 };
 

@@ -69,6 +69,8 @@ function defaultConfigText() {
  * - peerGarbageLines: invalid lines before a neighbour's link is closed.
  * - peerQueue: updates queued per neighbour; overflow forces a catch-up.
  * - handshakeTimeoutMs: the longest wait for each peer handshake line (§7).
+ * - parkIdleMs: the blocking build parks quiet clients off its worker pool
+ *   after this long; an event loop has no pool: accepted and ignored.
  */
 const DEFAULT_LIMITS = Object.freeze({
   threads: 128,
@@ -81,6 +83,7 @@ const DEFAULT_LIMITS = Object.freeze({
   peerGarbageLines: 10,
   peerQueue: 10000,
   handshakeTimeoutMs: 5000,
+  parkIdleMs: 100,
 });
 
 /** TOML key (and flag stem) -> field of the limits object, with its type. */
@@ -95,6 +98,7 @@ const LIMIT_KEYS = {
   peer_garbage_lines: ['peerGarbageLines', 'u32'],
   peer_queue: ['peerQueue', 'usize'],
   handshake_timeout_ms: ['handshakeTimeoutMs', 'u64'],
+  park_idle_ms: ['parkIdleMs', 'u64'],
 };
 
 const MAX = { u32: 2n ** 32n - 1n, u64: 2n ** 64n - 1n, usize: 2n ** 64n - 1n };
@@ -211,7 +215,8 @@ function limitsConfig(raw, overrides) {
     else if (raw[key] !== undefined) limits[field] = unsigned(`[limits] ${key}`, raw[key], type);
   }
   for (const [key, [field]] of Object.entries(LIMIT_KEYS)) {
-    if (key === 'reconnect_max_ms') continue;
+    // park_idle_ms = 0 means "never park" (the blocking build's pool).
+    if (key === 'reconnect_max_ms' || key === 'park_idle_ms') continue;
     if (limits[field] === 0) throw new ConfigError(`[limits] ${key} must be more than 0`);
   }
   if (limits.threads > 4096) throw new ConfigError('[limits] threads must be at most 4096');

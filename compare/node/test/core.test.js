@@ -95,6 +95,10 @@ test('config: the default herd, symmetric links, and one-line errors', () => {
   const o = parseConfig(`${TWO}[limits]\nthreads = 8\nidle_timeout_ms = 500\n`, { threads: 4 });
   assert.equal(o.limits.threads, 4);
   assert.equal(o.limits.idleTimeoutMs, 500);
+  // The blocking build's park_idle_ms: a herd.toml shared with it parses.
+  assert.equal(parseConfig(`${TWO}[limits]\npark_idle_ms = 0\n`).limits.parkIdleMs, 0);
+  assert.equal(parseConfig(TWO, { parkIdleMs: 250 }).limits.parkIdleMs, 250);
+  assert.throws(() => parseConfig(`${TWO}[limits]\npark_idle_ms = "soon"\n`), /park_idle_ms/);
   const cases = [
     [TWO.replace('peers = ["B"]', 'peers = ["C"]'), 'peer "C" is not a server'],
     [TWO.replace('127.0.0.1:2', '127.0.0.1'), 'is not host:port'],

@@ -59,6 +59,8 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
     let mut reader = LineReader::new(read, limits.max_line_bytes, Some(limits.idle_timeout));
     let mut out = Vec::with_capacity(4096);
     let mut log = LogBatch::new();
+    // Formatted once: every line in and out is logged with it.
+    let peer = addr.to_string();
     let mut first = true;
     // One stop future for the connection's life: made (and registered with
     // the token) once, not once per line.
@@ -71,23 +73,23 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
         };
         let outcome = match event {
             Ok(Event::Line(line)) => {
-                log.received(addr, line);
+                log.received(&peer, line);
                 let answered_from = out.len();
                 let outcome = cmd::client_line(&state, line, first, &mut out).await;
                 first = false;
                 if out.len() > answered_from {
-                    log.sent(addr, trim_newline(&out[answered_from..]));
+                    log.sent(&peer, trim_newline(&out[answered_from..]));
                 }
                 outcome
             }
             Ok(Event::TooLong(head)) => {
-                log.received(addr, head);
+                log.received(&peer, head);
                 log.notice(format_args!(
                     "{addr}: line over {} bytes",
                     limits.max_line_bytes
                 ));
                 invalid(head, &mut out);
-                log.sent(addr, trim_newline(&out));
+                log.sent(&peer, trim_newline(&out));
                 Outcome::Close
             }
             Ok(Event::Eof) => break Ending::Closed,

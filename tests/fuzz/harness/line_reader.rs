@@ -45,6 +45,10 @@ impl TimedRead for Chunked<'_> {
     fn set_timeout(&mut self, _: Option<Duration>) -> io::Result<()> {
         Ok(())
     }
+
+    fn read_ready(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.read(buf).map(Some)
+    }
 }
 
 /// What PROTOCOL §5 says a reader delivers: lines (LF or CR LF stripped; a
