@@ -38,7 +38,7 @@ pub use config::{FIVE, config_toml, free_ports, offline_places};
 pub use herd::{Herd, Launch, Node};
 pub use proc::{
     Lines, Output, Proc, Spec, cancel, cancel_flag, cancelled, check_cancelled, signal_live,
-    stop_all,
+    stop_all, taskset,
 };
 pub use ready::{PROBE, answers, wait_answers};
 pub use skip::{ALLOW_SKIP, skip_allowed, skip_or_fail};

@@ -138,9 +138,7 @@ impl Spec {
 
     /// Runs the program behind `taskset -c LIST` when `cpus` is given.
     pub fn pinned(mut self, cpus: Option<&str>) -> Spec {
-        self.prefix = cpus.map_or_else(Vec::new, |c| {
-            vec!["taskset".to_owned(), "-c".to_owned(), c.to_owned()]
-        });
+        self.prefix = taskset(cpus);
         self
     }
 
@@ -164,6 +162,14 @@ impl Spec {
         parts.extend(self.argv().iter().map(|a| shell_quote(a)));
         parts.join(" ")
     }
+}
+
+/// The prefix `taskset -c LIST` that pins a program to `cpus` (none when
+/// `cpus` is `None`).
+pub fn taskset(cpus: Option<&str>) -> Vec<String> {
+    cpus.map_or_else(Vec::new, |c| {
+        vec!["taskset".to_owned(), "-c".to_owned(), c.to_owned()]
+    })
 }
 
 fn shell_quote(a: &str) -> String {
