@@ -13,6 +13,7 @@ pub fn skip_allowed() -> bool {
 /// A test cannot run because of `reason`: prints `SKIPPED` and returns
 /// (the caller then returns) when skipping is allowed; panics with the
 /// reason otherwise.
+#[track_caller]
 pub fn skip_or_fail(reason: &str) {
     if skip_allowed() {
         eprintln!("SKIPPED ({ALLOW_SKIP}=1): {reason}");
