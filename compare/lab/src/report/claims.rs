@@ -9,7 +9,8 @@ use crate::builds::BUILDS;
 use crate::report::query::Rows;
 use crate::report::units::{lat, mb, num, rps};
 use crate::rows::Row;
-use crate::scenario::whatsat_latency::WHATSAT_POOL;
+use crate::scenario::whatsat_latency::{self, WHATSAT_POOL};
+use crate::scenario::{iamat_conns, idle_hoarders, memory};
 
 pub fn section(md: &mut String, rows: &Rows) {
     let _ = writeln!(md, "## The paper's claims against what we measured\n");
@@ -29,7 +30,7 @@ pub fn section(md: &mut String, rows: &Rows) {
 
 /// IAMAT throughput of `b` at 64 connections.
 fn iamat64(rows: &Rows, b: &str) -> Option<f64> {
-    rows.find(b, "iamat_conns", &[("connections", 64.0)])
+    rows.find(b, iamat_conns::NAME, &[("connections", 64.0)])
         .and_then(Row::throughput)
 }
 
@@ -43,20 +44,20 @@ struct Bout {
 /// IAMAT, WHATSAT with the slowest Places, and the active client beside
 /// the most hoarders: asyncio against the blocking node.
 fn asyncio_bouts(rows: &Rows) -> Vec<Bout> {
-    let wl = rows.values("whatsat_latency", "latency_ms");
-    let wc = rows.values("whatsat_latency", "connections");
+    let wl = rows.values(whatsat_latency::NAME, "latency_ms");
+    let wc = rows.values(whatsat_latency::NAME, "connections");
     let (wl_top, wc_top) = (wl.last().copied(), wc.last().copied());
     let wt = |b: &str| -> Option<f64> {
         rows.find(
             b,
-            "whatsat_latency",
+            whatsat_latency::NAME,
             &[("latency_ms", wl_top?), ("connections", wc_top?)],
         )?
         .throughput()
     };
-    let hk = rows.values("idle_hoarders", "idle").last().copied();
+    let hk = rows.values(idle_hoarders::NAME, "idle").last().copied();
     let hmax = |b: &str| -> Option<f64> {
-        rows.find(b, "idle_hoarders", &[("idle", hk?)])?
+        rows.find(b, idle_hoarders::NAME, &[("idle", hk?)])?
             .lg("/latency_us/max")
     };
     let mut bouts = Vec::new();
@@ -122,17 +123,20 @@ fn asyncio_beats_a_synchronous_design(md: &mut String, rows: &Rows) {
 
 fn a_thread_per_connection_costs_memory(md: &mut String, rows: &Rows) {
     let mk = rows
-        .values("memory", "idle")
+        .values(memory::NAME, "idle")
         .last()
         .copied()
         .filter(|k| *k > 0.0);
     let per_conn = |b: &str| -> Option<f64> {
         let k = mk?;
-        let base = rows.find(b, "memory", &[("idle", 0.0)])?.node_rss_kb()? as f64;
-        let at = rows.find(b, "memory", &[("idle", k)])?.node_rss_kb()? as f64;
+        let base = rows
+            .find(b, memory::NAME, &[("idle", 0.0)])?
+            .node_rss_kb()? as f64;
+        let at = rows.find(b, memory::NAME, &[("idle", k)])?.node_rss_kb()? as f64;
         Some((at - base) / k)
     };
-    let rss = |b: &str| -> Option<u64> { rows.find(b, "memory", &[("idle", mk?)])?.node_rss_kb() };
+    let rss =
+        |b: &str| -> Option<u64> { rows.find(b, memory::NAME, &[("idle", mk?)])?.node_rss_kb() };
     let mem_text: Vec<String> = BUILDS
         .iter()
         .filter_map(|b| {
@@ -175,7 +179,7 @@ fn a_thread_per_connection_costs_memory(md: &mut String, rows: &Rows) {
 
 fn node_beats_asyncio_on_light_work(md: &mut String, rows: &Rows) {
     let cpu64 = |b: &str| {
-        rows.find(b, "iamat_conns", &[("connections", 64.0)])
+        rows.find(b, iamat_conns::NAME, &[("connections", 64.0)])
             .and_then(|r| r.cpu_ms_per_1000_requests)
     };
     let (node, asyncio) = (iamat64(rows, "node"), iamat64(rows, "asyncio"));

@@ -11,9 +11,10 @@ use serde_json::Value;
 use crate::report::query::Rows;
 use crate::report::units::{lat, met, num, ratio, rps};
 use crate::rows::Row;
-use crate::scenario::idle_hoarders::{HOARD_IDLE_MS, HOARD_POOL};
-use crate::scenario::propagation::{prop_log_p, prop_p};
-use crate::scenario::whatsat_latency::WHATSAT_POOL;
+use crate::scenario::iamat_conns;
+use crate::scenario::idle_hoarders::{self, HOARD_IDLE_MS, HOARD_POOL};
+use crate::scenario::propagation::{self, prop_log_p, prop_p};
+use crate::scenario::whatsat_latency::{self, WHATSAT_POOL};
 
 pub fn section(md: &mut String, rows: &Rows) {
     let _ = writeln!(md, "## Targets\n");
@@ -27,7 +28,7 @@ pub fn section(md: &mut String, rows: &Rows) {
 }
 
 fn echo_ratios(md: &mut String, rows: &Rows) {
-    let at = |b: &str| rows.find(b, "iamat_conns", &[("connections", 64.0)]);
+    let at = |b: &str| rows.find(b, iamat_conns::NAME, &[("connections", 64.0)]);
     let (bl, et, tk, ek) = (
         at("blocking"),
         at("echo_threads"),
@@ -66,7 +67,7 @@ fn echo_ratios(md: &mut String, rows: &Rows) {
 fn whatsat_bounds(md: &mut String, rows: &Rows) {
     let mut any_w = false;
     for r in rows
-        .of("whatsat_latency")
+        .of(whatsat_latency::NAME)
         .iter()
         .filter(|r| r.ok() && r.build == "blocking")
     {
@@ -98,7 +99,7 @@ fn whatsat_bounds(md: &mut String, rows: &Rows) {
 
 fn propagation(md: &mut String, rows: &Rows) {
     for load in [0.0, 32.0] {
-        let r = rows.find("blocking", "propagation", &[("load_connections", load)]);
+        let r = rows.find("blocking", propagation::NAME, &[("load_connections", load)]);
         let polled = r.and_then(|r| prop_p(r, "p99"));
         let logged = r.and_then(|r| prop_log_p(r, "p99"));
         let _ = writeln!(
@@ -119,9 +120,9 @@ fn propagation(md: &mut String, rows: &Rows) {
 /// Below the pool size a hoarder takes a worker, but one is left for the
 /// active client.
 fn hoarders_below_the_pool(md: &mut String, rows: &Rows) {
-    let base = rows.find("blocking", "idle_hoarders", &[("idle", 0.0)]);
+    let base = rows.find("blocking", idle_hoarders::NAME, &[("idle", 0.0)]);
     let below: Vec<&Row> = rows
-        .of("idle_hoarders")
+        .of(idle_hoarders::NAME)
         .into_iter()
         .filter(|r| r.ok() && r.build == "blocking")
         .filter(|r| {
@@ -164,7 +165,7 @@ fn hoarders_below_the_pool(md: &mut String, rows: &Rows) {
 /// Above the pool size, the idle timeout bounds the wait (documented in
 /// README's limits table): the slowest answer within it plus 0.5 s.
 fn hoarders_above_the_pool(md: &mut String, rows: &Rows) {
-    for r in rows.of("idle_hoarders").iter().filter(|r| {
+    for r in rows.of(idle_hoarders::NAME).iter().filter(|r| {
         r.ok()
             && r.build == "blocking"
             && r.param("idle").is_some_and(|k| k >= f64::from(HOARD_POOL))

@@ -11,13 +11,16 @@ use crate::report::page;
 use crate::report::query::Rows;
 use crate::report::units::num;
 use crate::rows::Row;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, iamat_conns};
 
 pub struct Cpu;
 
+/// The scenario's name in rows, `--scenarios` and the report.
+pub const NAME: &str = "cpu";
+
 impl Scenario for Cpu {
     fn name(&self) -> &'static str {
-        "cpu"
+        NAME
     }
 
     fn report(&self, _dir: &Path, md: &mut String, rows: &Rows<'_>) {
@@ -83,7 +86,7 @@ fn at_64_connections(md: &mut String, rows: &Rows<'_>) {
         .chain(ECHOES.iter())
         .filter_map(|b| {
             let v = rows
-                .find(b, "iamat_conns", &[("connections", 64.0)])?
+                .find(b, iamat_conns::NAME, &[("connections", 64.0)])?
                 .cpu_ms_per_1000_requests?;
             Some(format!("{b} {v:.1} ms"))
         })

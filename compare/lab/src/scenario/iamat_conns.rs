@@ -20,7 +20,8 @@ use crate::scenario::Scenario;
 
 pub struct IamatConns;
 
-const NAME: &str = "iamat_conns";
+/// The scenario's name in rows, `--scenarios` and the report.
+pub const NAME: &str = "iamat_conns";
 
 impl Scenario for IamatConns {
     fn name(&self) -> &'static str {

@@ -15,11 +15,12 @@ use crate::report::page;
 use crate::report::query::{Rows, errors_of};
 use crate::report::units::{lat, num, rps};
 use crate::rows::Row;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, iamat_conns};
 
 pub struct IamatHerd;
 
-const NAME: &str = "iamat_herd";
+/// The scenario's name in rows, `--scenarios` and the report.
+pub const NAME: &str = "iamat_herd";
 
 impl Scenario for IamatHerd {
     fn name(&self) -> &'static str {
@@ -85,7 +86,7 @@ impl Scenario for IamatHerd {
             }
         }
         if let Some((b, r)) = rows.fastest(NAME, &[]) {
-            let single = rows.find(b, "iamat_conns", &[("connections", 64.0)]);
+            let single = rows.find(b, iamat_conns::NAME, &[("connections", 64.0)]);
             let _ = writeln!(
                 md,
                 "\nThe herd of {b} served the most, {} req/s{}; the five servers share the same two \

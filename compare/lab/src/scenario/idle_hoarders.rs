@@ -26,7 +26,8 @@ pub const HOARD_IDLE_MS: u64 = 3000;
 
 pub struct IdleHoarders;
 
-const NAME: &str = "idle_hoarders";
+/// The scenario's name in rows, `--scenarios` and the report.
+pub const NAME: &str = "idle_hoarders";
 
 /// Long enough for 3 s idle timeouts to pass (twice, above the pool).
 fn hoard_s(s: &Settings) -> f64 {

@@ -25,7 +25,8 @@ use crate::scenario::Scenario;
 
 pub struct Memory;
 
-const NAME: &str = "memory";
+/// The scenario's name in rows, `--scenarios` and the report.
+pub const NAME: &str = "memory";
 
 /// Seconds the held connections settle before and during the reading.
 const SETTLE_S: f64 = 1.0;

@@ -24,7 +24,8 @@ use crate::scenario::Scenario;
 
 pub struct Propagation;
 
-const NAME: &str = "propagation";
+/// The scenario's name in rows, `--scenarios` and the report.
+pub const NAME: &str = "propagation";
 
 /// Probes per point: on an idle herd enough for a p99 that is not just the
 /// slowest probe; under load fewer, since each may wait up to the probe

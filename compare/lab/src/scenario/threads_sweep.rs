@@ -21,7 +21,8 @@ use crate::scenario::whatsat_latency::derive_bound;
 
 pub struct ThreadsSweep;
 
-const NAME: &str = "threads_sweep";
+/// The scenario's name in rows, `--scenarios` and the report.
+pub const NAME: &str = "threads_sweep";
 
 impl Scenario for ThreadsSweep {
     fn name(&self) -> &'static str {

@@ -25,7 +25,8 @@ pub const WHATSAT_POOL: u32 = 32;
 
 pub struct WhatsatLatency;
 
-const NAME: &str = "whatsat_latency";
+/// The scenario's name in rows, `--scenarios` and the report.
+pub const NAME: &str = "whatsat_latency";
 
 impl Scenario for WhatsatLatency {
     fn name(&self) -> &'static str {
