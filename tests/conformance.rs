@@ -7,9 +7,10 @@
 //! `<launcher> node Clark --config FILE --log-dir DIR`.
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use crate::support::{self, Process, cases};
+use herd_launch::Launch;
+
+use crate::support::{self, cases};
 
 fn launcher() -> PathBuf {
     match std::env::var("HERD_BUILD").ok().as_deref() {
@@ -22,28 +23,16 @@ fn launcher() -> PathBuf {
     }
 }
 
-/// Starts `Clark` alone from `launcher` on a free port (retrying if the port
-/// was taken between choosing and binding it).
-pub fn start_clark(dir: &std::path::Path) -> (Process, std::net::SocketAddr) {
-    for _ in 0..5 {
-        let addr = support::free_addr();
-        let config = support::config_text(&[("Clark", addr, &[])], "");
-        let path = support::write_file(dir, "herd.toml", &config);
-        let mut process = Process::spawn(
-            Command::new(launcher())
-                .args(["node", "Clark", "--config"])
-                .arg(&path)
-                .arg("--log-dir")
-                .arg(dir),
-        );
-        let up = support::eventually(support::DEADLINE, || {
-            support::accepts(addr) || matches!(process.child.try_wait(), Ok(Some(_)))
-        });
-        if up && support::accepts(addr) {
-            return (process, addr);
-        }
-    }
-    panic!("{} did not start", launcher().display());
+/// Starts `Clark` alone from `launcher` on a free port and waits until it
+/// answers (herd-launch retries when the port was taken meanwhile).
+pub fn start_clark(dir: &std::path::Path) -> (herd_launch::Herd, std::net::SocketAddr) {
+    let mut launch = Launch::new(dir, launcher(), &[("Clark", &[])]).tables("");
+    launch.attempts = 5;
+    let herd = launch
+        .start()
+        .unwrap_or_else(|e| panic!("{} did not start: {e:#}", launcher().display()));
+    let addr = herd.addr(0);
+    (herd, addr)
 }
 
 #[test]

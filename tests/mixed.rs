@@ -1,6 +1,7 @@
 //! A mixed herd: the five servers of PROTOCOL §1 split across all four
 //! builds (blocking Rust, asyncio, Node, tokio), each started by its
-//! launcher as a real process from one config. Updates made at any server
+//! launcher as a real process from one config (through herd-launch, which
+//! waits until each answers). Updates made at any server
 //! reach every other, killed and restarted servers of two other builds
 //! catch up, and every server gives the same WHATSAT answer, byte for byte.
 //! With a herd secret (PROTOCOL §7) the builds authenticate each other's
@@ -12,15 +13,14 @@
 //! build's release binary). CI sets them up and runs it with
 //! `cargo test --test tests mixed -- --ignored`.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use herd::client::Client;
+use herd_launch::{Build, Launch, Paths};
 
-use crate::support::{self, DEADLINE, FIVE, Process, eventually, now_text};
+use crate::support::{self, DEADLINE, FIVE, eventually, now_text};
 
-/// Which build runs each server: every build present.
+/// Which build runs each server: every build present (in FIVE's order).
 const BUILDS: [(&str, &str); 5] = [
     ("Bernard", "blocking"),
     ("Clark", "asyncio"),
@@ -29,24 +29,19 @@ const BUILDS: [(&str, &str); 5] = [
     ("Juzang", "blocking"),
 ];
 
+/// The PROTOCOL §6 launcher of `build`; the blocking build is the `herd`
+/// this test binary was built with.
 fn launcher(build: &str) -> PathBuf {
-    match build {
-        "blocking" => support::herd_bin(),
-        other => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("compare")
-            .join(other)
-            .join(format!("herd-{other}")),
+    match Build::parse(build) {
+        Some(Build::Blocking) | None => support::herd_bin(),
+        Some(other) => Paths::new(Path::new(env!("CARGO_MANIFEST_DIR"))).launcher(other),
     }
 }
 
+/// The five servers, each a real process of its build (herd-launch).
 struct MixedHerd {
     dir: tempfile::TempDir,
-    config: PathBuf,
-    addrs: Vec<(&'static str, SocketAddr)>,
-    nodes: Vec<Option<Process>>,
-    /// The herd secret of each server, by name (`"*"`: the rest); none:
-    /// the herd has no secret.
-    secrets: &'static [(&'static str, &'static str)],
+    herd: herd_launch::Herd,
 }
 
 /// The variable the mixed herd's config names for its secret.
@@ -57,70 +52,38 @@ impl MixedHerd {
         MixedHerd::start_with(&[])
     }
 
-    fn start_with(secrets: &'static [(&'static str, &'static str)]) -> MixedHerd {
-        for _ in 0..5 {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let addrs: Vec<(&str, SocketAddr)> = BUILDS
-                .iter()
-                .map(|(name, _)| (*name, support::free_addr()))
-                .collect();
-            let servers: Vec<(&str, SocketAddr, &[&str])> = FIVE
-                .iter()
-                .zip(&addrs)
-                .map(|((name, peers), (_, addr))| (*name, *addr, *peers))
-                .collect();
-            let extra = if secrets.is_empty() {
-                String::new()
-            } else {
-                format!("[herd]\nsecret_env = \"{SECRET_ENV}\"\n")
-            };
-            let text = support::config_text(&servers, &extra);
-            let config = support::write_file(dir.path(), "herd.toml", &text);
-            let mut herd = MixedHerd {
-                dir,
-                config,
-                addrs,
-                nodes: Vec::new(),
-                secrets,
-            };
-            for i in 0..BUILDS.len() {
-                let node = herd.spawn(i);
-                herd.nodes.push(Some(node));
-            }
-            if herd.all_accept() {
-                return herd;
+    /// With the herd secret of each server, by name (`"*"`: the rest);
+    /// none: the herd has no secret.
+    fn start_with(secrets: &[(&str, &str)]) -> MixedHerd {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tables = if secrets.is_empty() {
+            String::new()
+        } else {
+            format!("[herd]\nsecret_env = \"{SECRET_ENV}\"\n")
+        };
+        let mut launch = Launch::new(dir.path(), support::herd_bin(), FIVE)
+            .log_dir(&dir.path().join("logs"))
+            .tables(&tables);
+        launch.attempts = 5;
+        for (node, (name, build)) in launch.nodes.iter_mut().zip(BUILDS) {
+            assert_eq!(node.name, name, "BUILDS follows FIVE");
+            node.program = launcher(build);
+            node.env_remove.push(SECRET_ENV.into());
+            let secret = secrets.iter().find(|(n, _)| *n == name);
+            let secret = secret.or_else(|| secrets.iter().find(|(n, _)| *n == "*"));
+            if let Some((_, secret)) = secret {
+                // The secret travels in the environment, never in argv.
+                node.env.push((SECRET_ENV.into(), (*secret).into()));
             }
         }
-        panic!("the mixed herd did not start (ports taken?)");
+        let herd = launch
+            .start()
+            .unwrap_or_else(|e| panic!("the mixed herd did not start: {e:#}"));
+        MixedHerd { dir, herd }
     }
 
-    fn spawn(&self, i: usize) -> Process {
-        let (name, build) = BUILDS[i];
-        let mut command = Command::new(launcher(build));
-        command.env_remove(SECRET_ENV);
-        let secret = self.secrets.iter().find(|(n, _)| *n == name);
-        let secret = secret.or_else(|| self.secrets.iter().find(|(n, _)| *n == "*"));
-        if let Some((_, secret)) = secret {
-            // The secret travels in the environment, never in argv.
-            command.env(SECRET_ENV, secret);
-        }
-        let child = command
-            .args(["node", name, "--config"])
-            .arg(&self.config)
-            .arg("--log-dir")
-            .arg(self.dir.path().join("logs"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{build} launcher: {e}"));
-        Process { child }
-    }
-
-    fn all_accept(&mut self) -> bool {
-        eventually(DEADLINE, || {
-            self.addrs.iter().all(|(_, addr)| support::accepts(*addr))
-        })
+    fn index(&self, name: &str) -> usize {
+        self.herd.index(name).expect("a server of the herd")
     }
 
     /// Server `name`'s log file.
@@ -138,7 +101,7 @@ impl MixedHerd {
     }
 
     fn ask(&self, name: &str, line: &str) -> Option<String> {
-        let addr = self.addrs.iter().find(|(n, _)| *n == name)?.1;
+        let addr = self.herd.addr(self.herd.index(name)?);
         let mut client = Client::connect(addr, DEADLINE).ok()?;
         let answer = client.request(line.as_bytes()).ok()??;
         String::from_utf8(answer).ok()
@@ -200,22 +163,19 @@ fn a_herd_of_every_build_converges_catches_up_and_answers_alike() {
     // Kill the Node server Jaquez and the tokio server Johnson (the rest
     // stay connected through Bernard and Juzang); updates go on; restarted,
     // both catch up.
-    let killed: Vec<usize> = ["Jaquez", "Johnson"]
-        .iter()
-        .map(|killed| BUILDS.iter().position(|(name, _)| name == killed))
-        .map(|i| i.expect("a server of the herd"))
-        .collect();
+    let killed = [herd.index("Jaquez"), herd.index("Johnson")];
     for &i in &killed {
-        drop(herd.nodes[i].take()); // SIGKILL and reap
+        herd.herd.kill(i).expect("SIGKILL and reap");
     }
     let line = format!("IAMAT while-down.example +0.0-140.0 {}", now_text());
     let at = herd.ask("Clark", &line).unwrap_or_default();
     let at = at.trim_end().to_owned();
     assert!(at.starts_with("AT Clark "), "{at:?}");
     for &i in &killed {
-        herd.nodes[i] = Some(herd.spawn(i));
+        herd.herd
+            .restart(i)
+            .expect("Jaquez and Johnson come back and answer");
     }
-    assert!(herd.all_accept(), "Jaquez and Johnson did not come back");
     assert!(herd.everyone_knows("while-down.example", &at));
     for (client, at) in &updates {
         assert!(

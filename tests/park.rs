@@ -127,7 +127,11 @@ fn a_quiet_client_parked_at_once_is_closed_at_its_idle_limit_by_the_poller() {
     assert!(matches!(client.read(&mut buf), Ok(0) | Err(_)));
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(eventually(DEADLINE, || parked(&herd) == 0));
-    assert!(eventually(DEADLINE, || herd.node("Clark").state().sockets.is_empty()));
+    assert!(eventually(DEADLINE, || herd
+        .node("Clark")
+        .state()
+        .sockets
+        .is_empty()));
     assert!(herd.log("Clark").contains("idle for 300ms, closed"));
 }
 

@@ -1,18 +1,12 @@
 //! Ctrl-C and SIGTERM: the first one sets a flag that every wait of the
 //! harness checks, so it unwinds and its guards stop the servers and remove
-//! the namespaces; a second one exits at once.
+//! the namespaces; a second one exits at once. The flag is herd-launch's
+//! cancel flag, so its waits for a server to answer give up too.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use anyhow::{Context, Result, bail};
-
-static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+use anyhow::{Context, Result};
 
 pub fn install() -> Result<()> {
-    let flag = FLAG
-        .get_or_init(|| Arc::new(AtomicBool::new(false)))
-        .clone();
+    let flag = herd_launch::cancel_flag();
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // Order matters: the exit is armed before the flag can be set.
         signal_hook::flag::register_conditional_shutdown(sig, 130, flag.clone())
@@ -24,13 +18,10 @@ pub fn install() -> Result<()> {
 }
 
 pub fn interrupted() -> bool {
-    FLAG.get().is_some_and(|f| f.load(Ordering::SeqCst))
+    herd_launch::cancelled()
 }
 
 /// Fails with "interrupted" once Ctrl-C was pressed.
 pub fn check() -> Result<()> {
-    if interrupted() {
-        bail!("interrupted");
-    }
-    Ok(())
+    herd_launch::check_cancelled()
 }

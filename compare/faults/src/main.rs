@@ -177,7 +177,7 @@ fn run(
         eprintln!("removed {stale} namespaces/links left by an earlier run");
     }
     for b in builds {
-        b.prepare(root)?;
+        herd::prepare(*b, root)?;
     }
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()

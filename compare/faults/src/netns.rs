@@ -113,6 +113,18 @@ impl Net {
         Ok(net)
     }
 
+    /// The names and addresses of a network that was never made (nothing
+    /// to remove on drop), for unit tests.
+    #[cfg(test)]
+    pub fn for_test(subnet: u8) -> Net {
+        Net {
+            prefix: prefix_for(std::process::id()),
+            subnet,
+            servers: 5,
+            made: false,
+        }
+    }
+
     fn build(&mut self) -> Result<()> {
         let br = self.bridge();
         ip(&["link", "add", &br, "type", "bridge"])?;

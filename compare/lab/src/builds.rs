@@ -1,86 +1,45 @@
-//! How to build and launch each herd build (PROTOCOL §6: every build starts
-//! as `<launcher> node NAME --config F --threads N --log-dir D ...`), the
-//! herd-loadgen binary, the Places stand-in, and the TOML configs the lab
-//! writes for one node or a five-server herd on free ports.
+//! How the lab gets each build ready and which programs it runs: the
+//! release binaries (herd, herd-tokio, herd-loadgen, herd-standin), the asyncio venv and
+//! node_modules; the program that runs `node NAME ...` for a build
+//! (herd-launch starts it, PROTOCOL §6); the config's `[places]` table (the
+//! offline provider, or the Places stand-in); and each build's worker
+//! threads at a point.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-
-use crate::procs::Spec;
+use herd_launch::{Build, Paths};
 
 /// The four builds of the herd, in report order.
 pub const BUILDS: [&str; 4] = ["blocking", "tokio", "asyncio", "node"];
 /// The loadgen echo servers, the loopback ceiling of each I/O model.
 pub const ECHOES: [&str; 2] = ["echo_threads", "echo_tokio"];
 
-/// The default herd's topology (PROTOCOL §1).
-pub const HERD: [(&str, &[&str]); 5] = [
-    ("Bernard", &["Jaquez", "Johnson", "Juzang"]),
-    ("Clark", &["Jaquez", "Juzang"]),
-    ("Jaquez", &["Bernard", "Clark"]),
-    ("Johnson", &["Bernard", "Juzang"]),
-    ("Juzang", &["Bernard", "Clark", "Johnson"]),
-];
-
-/// Where the repository and its release binaries are.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    pub root: PathBuf,
-    pub target: PathBuf,
+/// The programs the lab runs, as strings for its command lines.
+pub trait Programs {
+    fn loadgen(&self) -> String;
+    /// The Places stand-in (compare/standin).
+    fn standin(&self) -> String;
+    /// The program that runs `node NAME ...` for `build`: the release
+    /// binary of tokio itself, so that no cargo runs (or waits on a lock)
+    /// mid-point; the launchers of the others.
+    fn node_program(&self, build: &str) -> Result<String>;
 }
 
-impl Paths {
-    pub fn new(root: &Path) -> Paths {
-        let target = match std::env::var_os("CARGO_TARGET_DIR") {
-            Some(t) if Path::new(&t).is_absolute() => PathBuf::from(t),
-            Some(t) => root.join(t),
-            None => root.join("target"),
-        };
-        Paths {
-            root: root.to_path_buf(),
-            target,
-        }
-    }
-
-    pub fn release(&self, bin: &str) -> PathBuf {
-        self.target.join("release").join(bin)
-    }
-
-    pub fn herd(&self) -> String {
-        self.release("herd").display().to_string()
-    }
-
-    pub fn loadgen(&self) -> String {
+impl Programs for Paths {
+    fn loadgen(&self) -> String {
         self.release("herd-loadgen").display().to_string()
     }
 
-    /// The Places stand-in (compare/standin).
-    pub fn standin(&self) -> String {
+    fn standin(&self) -> String {
         self.release("herd-standin").display().to_string()
     }
 
-    /// The program that runs `node NAME ...` for `build`. The tokio
-    /// launcher `exec`s target/release/herd-tokio after checking that it
-    /// is fresh (running cargo if not); the lab builds it first and runs the
-    /// binary itself, so that no cargo runs (or waits on a lock) mid-point.
-    pub fn launcher(&self, build: &str) -> Result<String> {
-        Ok(match build {
-            "blocking" => self.herd(),
-            "tokio" => self.release("herd-tokio").display().to_string(),
-            "asyncio" => self
-                .root
-                .join("compare/asyncio/herd-asyncio")
-                .display()
-                .to_string(),
-            "node" => self
-                .root
-                .join("compare/node/herd-node")
-                .display()
-                .to_string(),
-            other => bail!("unknown build {other:?} (blocking, tokio, asyncio, node)"),
-        })
+    fn node_program(&self, build: &str) -> Result<String> {
+        match Build::parse(build) {
+            Some(b) => Ok(self.release_program(b).display().to_string()),
+            None => bail!("unknown build {build:?} (blocking, tokio, asyncio, node)"),
+        }
     }
 }
 
@@ -139,16 +98,9 @@ pub fn prepare(paths: &Paths, builds: &[String]) -> Result<Vec<String>> {
     Ok(ran)
 }
 
-/// One server of a config the lab writes.
-#[derive(Debug, Clone)]
-pub struct ServerConf {
-    pub name: String,
-    pub addr: String,
-    pub peers: Vec<String>,
-}
-
-/// A herd config: servers, and optionally the stand-in's legacy URL.
-pub fn config_toml(servers: &[ServerConf], places_url: Option<&str>) -> String {
+/// The config's tables before the servers: the Places stand-in's legacy
+/// URL as the Google provider, or the offline provider.
+pub fn places_tables(places_url: Option<&str>) -> String {
     let mut s = String::from("# Written by herd-lab for one measured point.\n[places]\n");
     match places_url {
         Some(url) => {
@@ -158,40 +110,7 @@ pub fn config_toml(servers: &[ServerConf], places_url: Option<&str>) -> String {
         None => s.push_str("provider = \"offline\"\n"),
     }
     s.push_str("timeout_ms = 5000\n");
-    for srv in servers {
-        let peers: Vec<String> = srv.peers.iter().map(|p| format!("\"{p}\"")).collect();
-        s.push_str(&format!(
-            "\n[[server]]\nname = \"{}\"\naddr = \"{}\"\npeers = [{}]\n",
-            srv.name,
-            srv.addr,
-            peers.join(", ")
-        ));
-    }
     s
-}
-
-/// The node command of `build` for server `name`.
-#[allow(clippy::too_many_arguments)]
-pub fn node_spec(
-    paths: &Paths,
-    build: &str,
-    name: &str,
-    config: &Path,
-    log_dir: &Path,
-    threads: u32,
-    extra: &[String],
-    cpus: Option<&str>,
-) -> Result<Spec> {
-    Ok(Spec::new(name, paths.launcher(build)?)
-        .args(["node", name, "--config"])
-        .arg(config.display().to_string())
-        .arg("--threads")
-        .arg(threads.to_string())
-        .arg("--log-dir")
-        .arg(log_dir.display().to_string())
-        .args(extra.iter().cloned())
-        .env("PLACES_API_KEY", "herd-lab")
-        .pinned(cpus))
 }
 
 /// Worker threads of a build at a point: the blocking pool as the scenario
@@ -231,18 +150,26 @@ mod tests {
 
     #[test]
     fn configs_name_every_server_and_the_standin() {
-        let servers = vec![ServerConf {
-            name: "Clark".into(),
-            addr: "127.0.0.1:5000".into(),
-            peers: vec![],
-        }];
-        let toml = config_toml(
-            &servers,
-            Some("http://127.0.0.1:9/maps/api/place/nearbysearch/json"),
-        );
+        let tables = places_tables(Some("http://127.0.0.1:9/maps/api/place/nearbysearch/json"));
+        let addr = "127.0.0.1:5000".parse().expect("addr");
+        let toml = herd_launch::config_toml(&tables, &[("Clark", addr, &[])]);
+        assert!(toml.starts_with("# Written by herd-lab"));
         assert!(toml.contains("provider = \"google\""));
         assert!(toml.contains("addr = \"127.0.0.1:5000\""));
         assert!(toml.contains("peers = []"));
+        assert!(places_tables(None).contains("provider = \"offline\""));
+    }
+
+    #[test]
+    fn node_programs_skip_the_tokio_launcher() {
+        let paths = Paths::new(std::path::Path::new("/r"));
+        let tokio = paths.node_program("tokio").expect("tokio");
+        assert!(tokio.ends_with("release/herd-tokio"), "{tokio}");
+        assert_eq!(
+            paths.node_program("node").expect("node"),
+            "/r/compare/node/herd-node"
+        );
+        assert!(paths.node_program("echo_tokio").is_err());
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::builds::Paths;
+use herd_launch::Paths;
+
+use crate::builds::Programs;
 
 fn first_line(program: &str, args: &[&str], cwd: &Path) -> Option<String> {
     let out = Command::new(program)

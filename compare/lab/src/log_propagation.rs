@@ -15,6 +15,29 @@ use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
+/// A received IAMAT or AT line of a probe (client id starting with
+/// `prefix`) in a log line `<time> < <addr> <line received>`: the command,
+/// the client id and the time.
+fn receipt<'a>(line: &'a str, prefix: &str) -> Option<(&'static str, &'a str, SystemTime)> {
+    let mut parts = line.splitn(4, ' ');
+    let (Some(time), Some("<"), Some(_addr), Some(received)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let words: Vec<&str> = received.split(' ').collect();
+    let (command, client) = match words.as_slice() {
+        ["IAMAT", client, ..] => ("IAMAT", *client),
+        ["AT", _, _, client, ..] => ("AT", *client),
+        _ => return None,
+    };
+    if !client.starts_with(prefix) {
+        return None;
+    }
+    let at = humantime::parse_rfc3339(time).ok()?;
+    Some((command, client, at))
+}
+
 /// Per (probe, server) and per probe (slowest server) latencies, in µs, for
 /// probe client ids starting with `prefix`, from the `*.log` files in
 /// `log_dir`. `None` when no probe is found in the logs.
@@ -36,26 +59,7 @@ pub fn measure(log_dir: &Path, prefix: &str) -> Option<Value> {
             continue;
         };
         servers.push(server.clone());
-        for line in text.lines() {
-            // `<time> < <addr> <line received>`
-            let mut parts = line.splitn(4, ' ');
-            let (Some(time), Some("<"), Some(_addr), Some(received)) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let words: Vec<&str> = received.split(' ').collect();
-            let (command, client) = match words.as_slice() {
-                ["IAMAT", client, ..] => ("IAMAT", *client),
-                ["AT", _, _, client, ..] => ("AT", *client),
-                _ => continue,
-            };
-            if !client.starts_with(prefix) {
-                continue;
-            }
-            let Ok(at) = humantime::parse_rfc3339(time) else {
-                continue;
-            };
+        for (command, client, at) in text.lines().filter_map(|l| receipt(l, prefix)) {
             if command == "IAMAT" {
                 iamat
                     .entry(client.to_owned())

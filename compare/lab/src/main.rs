@@ -1,7 +1,8 @@
 //! `herd-lab`: the herd's benchmark lab. This file wires the command line
-//! to the modules: `run` prepares the builds, runs every point with a
-//! progress bar, appends rows and writes the report; `soak` hands over to
-//! `soak_run`; `report` re-reads a run directory.
+//! to the modules: `run` prepares the builds, runs every point of the
+//! chosen scenarios (`scenario/`, run by `measure.rs`) with a progress
+//! bar, appends rows and writes the report (`report/`); `soak` hands over
+//! to `soak/`; `report` re-reads a run directory.
 
 #![forbid(unsafe_code)]
 
@@ -9,16 +10,16 @@ mod builds;
 mod cli;
 mod env;
 mod log_propagation;
+mod measure;
 mod plots;
+mod point;
 mod procs;
 mod report;
 mod rows;
 mod sample;
-mod scenarios;
+mod scenario;
+mod servers;
 mod soak;
-mod soak_check;
-mod soak_report;
-mod soak_run;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,39 +27,43 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use herd_launch::Paths;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
 
-use crate::builds::Paths;
 use crate::cli::{Cli, Commands, RunArgs};
-
-use crate::scenarios::{SCENARIOS, Settings};
+use crate::point::{Point, Settings};
 
 fn default_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     here.canonicalize().unwrap_or(here)
 }
 
-fn run(args: RunArgs) -> Result<()> {
-    let root = args.root.clone().unwrap_or_else(default_root);
-    let paths = Paths::new(&root);
+/// The chosen scenarios (all by default); fails on an unknown build or
+/// scenario.
+fn chosen_scenarios(args: &RunArgs) -> Result<Vec<String>> {
     for b in &args.builds {
         if !builds::BUILDS.contains(&b.as_str()) {
             bail!("unknown build {b:?} (blocking, tokio, asyncio, node)");
         }
     }
+    let names = scenario::names();
     let scenarios: Vec<String> = if args.scenarios.is_empty() {
-        SCENARIOS.iter().map(|s| (*s).to_owned()).collect()
+        names.iter().map(|s| (*s).to_owned()).collect()
     } else {
         args.scenarios.clone()
     };
     for s in &scenarios {
-        if !SCENARIOS.contains(&s.as_str()) {
-            bail!("unknown scenario {s:?} ({})", SCENARIOS.join(", "));
+        if !names.contains(&s.as_str()) {
+            bail!("unknown scenario {s:?} ({})", names.join(", "));
         }
     }
-    procs::install_signal_handler()?;
-    let nofile = procs::raise_nofile().ok();
-    let out = match &args.out {
+    Ok(scenarios)
+}
+
+/// `--out`, or compare/runs/<UTC timestamp>[-quick].
+fn out_dir(args: &RunArgs, root: &Path) -> PathBuf {
+    match &args.out {
         Some(o) => o.clone(),
         None => {
             let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
@@ -67,7 +72,20 @@ fn run(args: RunArgs) -> Result<()> {
             let suffix = if args.quick { "-quick" } else { "" };
             root.join("compare/runs").join(format!("{stamp}{suffix}"))
         }
-    };
+    }
+}
+
+fn round1(x: f64) -> Value {
+    json!((x * 10.0).round() / 10.0)
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    let root = args.root.clone().unwrap_or_else(default_root);
+    let paths = Paths::new(&root);
+    let scenarios = chosen_scenarios(&args)?;
+    procs::install_signal_handler()?;
+    let nofile = procs::raise_nofile().ok();
+    let out = out_dir(&args, &root);
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let rows_path = out.join("rows.jsonl");
     if rows_path.exists() {
@@ -79,12 +97,11 @@ fn run(args: RunArgs) -> Result<()> {
     } else {
         builds::prepare(&paths, &args.builds)?
     };
-    let pinning =
-        serde_json::json!({"server_cpus": args.server_cpus, "loadgen_cpus": args.loadgen_cpus});
+    let pinning = json!({"server_cpus": args.server_cpus, "loadgen_cpus": args.loadgen_cpus});
     let mut environment = env::capture(&paths, args.quick, &pinning, nofile);
-    environment["builds"] = serde_json::json!(args.builds);
-    environment["scenarios"] = serde_json::json!(scenarios);
-    environment["prepare_commands"] = serde_json::json!(prepared);
+    environment["builds"] = json!(args.builds);
+    environment["scenarios"] = json!(scenarios);
+    environment["prepare_commands"] = json!(prepared);
     let env_path = out.join("environment.json");
     std::fs::write(&env_path, serde_json::to_string_pretty(&environment)?)
         .with_context(|| format!("cannot write {}", env_path.display()))?;
@@ -97,41 +114,16 @@ fn run(args: RunArgs) -> Result<()> {
         loadgen_cpus: args.loadgen_cpus.clone(),
         scratch: scratch.clone(),
     };
-    let points = scenarios::plan(&args.builds, &scenarios, args.quick);
-    let bar = ProgressBar::new(points.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
+    let points = scenario::plan(&args.builds, &scenarios, args.quick);
     let measured = Instant::now();
-    let mut failed = 0;
-    for (i, point) in points.iter().enumerate() {
-        procs::check_interrupted()?;
-        bar.set_message(point.title());
-        let row = scenarios::run_point(&settings, point, i);
-        if let Some(e) = &row.error {
-            failed += 1;
-            bar.println(format!(
-                "point {} failed: {}",
-                point.title(),
-                e.lines().next().unwrap_or("")
-            ));
-        }
-        rows::append(&rows_path, &row)?;
-        bar.inc(1);
-    }
-    bar.finish_with_message("done");
+    let failed = measure_all(&settings, &points, &rows_path)?;
     let _ = std::fs::remove_dir_all(&scratch);
     procs::check_interrupted()?;
-    let mut env2 = environment;
-    env2["measure_seconds"] =
-        serde_json::json!((measured.elapsed().as_secs_f64() * 10.0).round() / 10.0);
-    env2["total_seconds"] =
-        serde_json::json!((begun.elapsed().as_secs_f64() * 10.0).round() / 10.0);
-    env2["points"] = serde_json::json!(points.len());
-    env2["points_failed"] = serde_json::json!(failed);
-    std::fs::write(&env_path, serde_json::to_string_pretty(&env2)?)?;
+    environment["measure_seconds"] = round1(measured.elapsed().as_secs_f64());
+    environment["total_seconds"] = round1(begun.elapsed().as_secs_f64());
+    environment["points"] = json!(points.len());
+    environment["points_failed"] = json!(failed);
+    std::fs::write(&env_path, serde_json::to_string_pretty(&environment)?)?;
     report::write(&out)?;
     eprintln!(
         "herd-lab: {} points ({} failed) in {:.0} s; report: {}",
@@ -151,11 +143,40 @@ fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// Runs every point with a progress bar, appending each row as it is
+/// made; returns how many failed.
+fn measure_all(settings: &Settings, points: &[Point], rows_path: &Path) -> Result<usize> {
+    let bar = ProgressBar::new(points.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut failed = 0;
+    for (i, point) in points.iter().enumerate() {
+        procs::check_interrupted()?;
+        bar.set_message(point.title());
+        let row = measure::run_point(settings, point, i);
+        if let Some(e) = &row.error {
+            failed += 1;
+            bar.println(format!(
+                "point {} failed: {}",
+                point.title(),
+                e.lines().next().unwrap_or("")
+            ));
+        }
+        rows::append(rows_path, &row)?;
+        bar.inc(1);
+    }
+    bar.finish_with_message("done");
+    Ok(failed)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Run(args) => run(args),
-        Commands::Soak(args) => soak_run::soak(args, default_root()),
+        Commands::Soak(args) => soak::soak(args, default_root()),
         Commands::Report { dir } => report::write(&dir),
     };
     match result {

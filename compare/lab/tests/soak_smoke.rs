@@ -1,41 +1,37 @@
 //! A short soak of one build through the real `herd-lab` binary: the whole
-//! code path (herd, loaders, sampling, checks, report) in about 30 s. It
+//! code path (herd, loaders, sampling, checks, report) in about 20 s. It
 //! needs the release binaries (`cargo build --release -p herd -p
-//! herd-loadgen`), so it is ignored by default:
+//! herd-loadgen`), so plain `cargo test` skips it (`#[ignore]`); CI runs it
+//! after its release build:
 //! `cargo test -p herd-lab --test soak_smoke -- --ignored`.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
+use herd_launch::{Output, Proc, Spec};
 use serde_json::Value;
 
 #[test]
-#[ignore = "needs the release binaries; about 30 s"]
+#[ignore = "needs the release binaries; about 20 s (CI runs it)"]
 fn a_short_soak_of_the_blocking_build_passes_and_reports() {
     let out = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herd-lab"))
+    let mut spec = Spec::new("herd-lab", env!("CARGO_BIN_EXE_herd-lab"))
         .args(["soak", "--no-build", "--builds", "blocking"])
         .args(["--minutes", "0.25", "--idle-s", "4", "--hoarders", "50"])
         .args(["--tricklers", "2", "--churn", "100", "--rate", "40"])
         .arg("--out")
-        .arg(out.path())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("start herd-lab");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("herd-lab soak did not end within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+        .arg(out.path().display().to_string());
+    // herd-lab stops its own children on SIGTERM (within 5 s) before the
+    // SIGKILL that ends a run past its deadline.
+    spec.grace = Duration::from_secs(10);
+    spec.stdout = Output::Null;
+    let mut lab =
+        Proc::spawn(&spec, Path::new(env!("CARGO_MANIFEST_DIR"))).expect("start herd-lab");
+    let status = lab
+        .wait_exit(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("herd-lab soak did not end within 120 s: {e:#}"));
     let md = std::fs::read_to_string(out.path().join("soak.md")).expect("soak.md");
-    assert!(status.success(), "{status}\n{md}");
+    assert!(status.success(), "{status}\n{}\n{md}", lab.stderr.tail(20));
     assert!(md.contains("| blocking | PASS |"), "{md}");
     let jsonl = std::fs::read_to_string(out.path().join("soak.jsonl")).expect("soak.jsonl");
     let lines: Vec<Value> = jsonl

@@ -1,69 +1,50 @@
 //! End-to-end tests of the real `herd-loadgen` binary: against its own echo
 //! servers (both models), against a fake server that answers wrongly, and
-//! against real herd nodes (skipped, with a note, when no `herd` binary has
-//! been built). Every wait has a deadline and every process started here is
-//! killed when its test ends.
+//! against real herd nodes started by herd-launch (`target/{debug,release}/herd`
+//! or `$HERD_BIN`). Without a herd binary those tests fail and say so, unless
+//! `HERD_ALLOW_SKIP=1` asks to skip them. Every wait has a deadline and every
+//! process started here is stopped (its whole process group) when its test
+//! ends.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use herd_launch::{Launch, Proc, Spec, skip_or_fail};
 use serde_json::Value;
 
 /// The longest any one step may take.
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A child process killed (and reaped) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn loadgen(name: &str) -> Spec {
+    Spec::new(name, env!("CARGO_BIN_EXE_herd-loadgen"))
 }
 
-fn loadgen() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_herd-loadgen"))
+fn here() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A free loopback address: bind port 0, note it, let it go.
 fn free_addr() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local addr").to_string()
+    let port = herd_launch::free_ports(1).expect("a free port")[0];
+    format!("127.0.0.1:{port}")
 }
 
 /// Runs herd-loadgen with `args` to its end (within [`DEADLINE`]) and
 /// returns the one JSON object it printed.
 fn run_json(args: &[&str]) -> Value {
-    let mut child = Proc(
-        loadgen()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start herd-loadgen"),
+    let p = Proc::spawn(&loadgen("herd-loadgen").args(args.iter().copied()), here())
+        .expect("start herd-loadgen");
+    let stderr = p.stderr.clone();
+    let (status, out) = p
+        .wait_output(DEADLINE)
+        .unwrap_or_else(|e| panic!("herd-loadgen {args:?} did not end: {e:#}"));
+    assert!(
+        status.success(),
+        "herd-loadgen {args:?}: {status}\n{out}\n{}",
+        stderr.tail(20)
     );
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "herd-loadgen {args:?} did not end"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut out = String::new();
-    if let Some(mut stdout) = child.0.stdout.take() {
-        stdout.read_to_string(&mut out).expect("read stdout");
-    }
-    assert!(status.success(), "herd-loadgen {args:?}: {status}\n{out}");
     let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "exactly one JSON line on stdout: {out}");
     serde_json::from_str(lines[0]).expect("stdout is JSON")
@@ -71,35 +52,24 @@ fn run_json(args: &[&str]) -> Value {
 
 /// Starts `herd-loadgen echo` on a free port; returns it and its address.
 fn start_echo(model: &str) -> (Proc, String) {
-    let mut child = Proc(
-        loadgen()
-            .args([
-                "echo",
-                "--addr",
-                "127.0.0.1:0",
-                "--model",
-                model,
-                "--workers",
-                "1",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start echo"),
-    );
-    let stdout = child.0.stdout.take().expect("echo stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(DEADLINE).expect("echo announces itself");
+    let spec = loadgen("echo").args([
+        "echo",
+        "--addr",
+        "127.0.0.1:0",
+        "--model",
+        model,
+        "--workers",
+        "1",
+    ]);
+    let mut echo = Proc::spawn(&spec, here()).expect("start echo");
+    let line = echo
+        .wait_line(false, DEADLINE, &|l| l.starts_with("echo listening on "))
+        .expect("echo announces itself");
     let addr = line
-        .trim()
         .strip_prefix("echo listening on ")
         .unwrap_or_else(|| panic!("unexpected echo line {line:?}"))
         .to_owned();
-    (child, addr)
+    (echo, addr)
 }
 
 fn errors(report: &Value) -> u64 {
@@ -328,15 +298,16 @@ fn herd_binary() -> Option<PathBuf> {
     .find(|p| p.is_file())
 }
 
-/// Herd nodes started from a config written here, killed on drop.
+/// Herd nodes started from a config written here, stopped on drop.
 struct Herd {
-    _nodes: Vec<Proc>,
+    _nodes: herd_launch::Herd,
     addrs: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
-/// Starts the servers `names` (each the neighbour of the one before), or
-/// None when there is no herd binary.
+/// Starts the servers `names` (each the neighbour of the one before);
+/// None (the test returns) only when there is no herd binary and
+/// `HERD_ALLOW_SKIP=1`.
 fn start_herd(names: &[&str]) -> Option<Herd> {
     start_herd_with(names, &[])
 }
@@ -344,52 +315,21 @@ fn start_herd(names: &[&str]) -> Option<Herd> {
 /// [`start_herd`] with extra node flags (e.g. a short idle limit).
 fn start_herd_with(names: &[&str], extra: &[&str]) -> Option<Herd> {
     let Some(herd) = herd_binary() else {
-        eprintln!("SKIPPED: no herd binary (build it with `cargo build -p herd`, or set HERD_BIN)");
+        skip_or_fail("no herd binary (build it with `cargo build -p herd`, or set HERD_BIN)");
         return None;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let addrs: Vec<String> = names.iter().map(|_| free_addr()).collect();
-    let mut config = String::from("[places]\nprovider = \"offline\"\n");
-    for (i, name) in names.iter().enumerate() {
-        let peers = if i == 0 {
-            String::new()
-        } else {
-            format!("\"{}\"", names[i - 1])
-        };
-        config.push_str(&format!(
-            "\n[[server]]\nname = \"{name}\"\naddr = \"{}\"\npeers = [{peers}]\n",
-            addrs[i]
-        ));
-    }
-    let path = dir.path().join("herd.toml");
-    std::fs::write(&path, config).expect("write config");
-    let nodes: Vec<Proc> = names
+    let topology: Vec<(&str, &[&str])> = names
         .iter()
-        .map(|name| {
-            Proc(
-                Command::new(&herd)
-                    .args(["node", name, "--config"])
-                    .arg(&path)
-                    .arg("--log-dir")
-                    .arg(dir.path())
-                    .args(extra)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .expect("start herd node"),
-            )
-        })
+        .enumerate()
+        .map(|(i, name)| (*name, if i == 0 { &[][..] } else { &names[i - 1..i] }))
         .collect();
-    let started = Instant::now();
-    for addr in &addrs {
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                started.elapsed() < DEADLINE,
-                "herd node at {addr} never listened"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+    let nodes = Launch::new(dir.path(), herd, &topology)
+        .args(extra.iter().copied())
+        .ready_within(DEADLINE)
+        .start()
+        .unwrap_or_else(|e| panic!("the herd nodes did not start: {e:#}"));
+    let addrs = nodes.addrs().iter().map(ToString::to_string).collect();
     Some(Herd {
         _nodes: nodes,
         addrs,

@@ -1,20 +1,22 @@
 //! The `soak` subcommand end to end: check the arguments, prepare the
-//! builds, soak each in turn (`soak::soak_build`), append its samples and
+//! builds, soak each in turn (`build::soak_build`), append its samples and
 //! summary to soak.jsonl as soon as it is done, write soak.md and the
 //! charts, and fail (non-zero exit) when any build failed a check.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use serde_json::json;
+use herd_launch::Paths;
+use serde_json::{Value, json};
 
-use crate::builds::{self, Paths};
+use crate::builds;
 use crate::cli::SoakArgs;
+use crate::point::Settings;
 use crate::procs;
-use crate::scenarios::Settings;
-use crate::soak::{self, SoakConfig};
-use crate::soak_report;
+use crate::soak::build::soak_build;
+use crate::soak::config::SoakConfig;
+use crate::soak::report;
 
 fn config(args: &SoakArgs) -> Result<SoakConfig> {
     if !(args.minutes > 0.0 && args.minutes.is_finite()) {
@@ -78,19 +80,7 @@ pub fn soak(args: SoakArgs, default_root: PathBuf) -> Result<()> {
     } else {
         builds::prepare(&paths, &args.builds)?
     };
-    let mut environment = crate::env::capture(&paths, false, &json!(null), nofile);
-    environment["prepare_commands"] = json!(prepared);
-    soak_report::append(
-        &jsonl,
-        &json!({
-            "type": "config",
-            "started_at": crate::rows::now_utc(),
-            "host": format!("{} x{}", environment["cpu_model"].as_str().unwrap_or("?"), environment["cores"]),
-            "builds": args.builds,
-            "soak": cfg.to_json(),
-            "environment": environment,
-        }),
-    )?;
+    report::append(&jsonl, &config_line(&args, &cfg, &paths, prepared, nofile))?;
     let scratch = std::env::temp_dir().join(format!("herd-soak-{}", std::process::id()));
     let settings = Settings {
         paths,
@@ -101,41 +91,69 @@ pub fn soak(args: SoakArgs, default_root: PathBuf) -> Result<()> {
     };
     let mut failed = Vec::new();
     for build in &args.builds {
-        procs::check_interrupted()?;
-        let begun = Instant::now();
-        eprintln!("herd-lab soak: {build} for {:.0} s", cfg.seconds);
-        let dir = scratch.join(build);
-        std::fs::create_dir_all(&dir)?;
-        match soak::soak_build(&settings, &cfg, build, &dir) {
-            Ok(done) => {
-                for line in soak_report::sample_lines(build, &done.samples) {
-                    soak_report::append(&jsonl, &line)?;
-                }
-                soak_report::append(&jsonl, &done.summary)?;
-                if !done.pass {
-                    failed.push(build.clone());
-                }
-            }
-            Err(e) => {
-                procs::check_interrupted()?;
-                soak_report::append(
-                    &jsonl,
-                    &json!({"type": "summary", "build": build, "pass": false,
-                        "error": format!("{e:#}"), "checks": [], "servers": []}),
-                )?;
-                failed.push(build.clone());
-            }
+        if !soak_one(&settings, &cfg, build, &jsonl)? {
+            failed.push(build.clone());
         }
-        eprintln!(
-            "herd-lab soak: {build} done in {:.0} s",
-            begun.elapsed().as_secs_f64()
-        );
     }
     let _ = std::fs::remove_dir_all(&scratch);
-    soak_report::write(&out)?;
+    report::write(&out)?;
     eprintln!("herd-lab soak: report {}", out.join("soak.md").display());
     if !failed.is_empty() {
         bail!("failed a check: {} (see soak.md)", failed.join(", "));
     }
     Ok(())
+}
+
+/// soak.jsonl's first line: when, where, which builds, the soak's
+/// settings and the environment.
+fn config_line(
+    args: &SoakArgs,
+    cfg: &SoakConfig,
+    paths: &Paths,
+    prepared: Vec<String>,
+    nofile: Option<u64>,
+) -> Value {
+    let mut environment = crate::env::capture(paths, false, &json!(null), nofile);
+    environment["prepare_commands"] = json!(prepared);
+    json!({
+        "type": "config",
+        "started_at": crate::rows::now_utc(),
+        "host": format!("{} x{}", environment["cpu_model"].as_str().unwrap_or("?"), environment["cores"]),
+        "builds": args.builds,
+        "soak": cfg.to_json(),
+        "environment": environment,
+    })
+}
+
+/// Soaks `build` and appends its samples and summary (or its error) to
+/// `jsonl`; returns whether it passed.
+fn soak_one(settings: &Settings, cfg: &SoakConfig, build: &str, jsonl: &Path) -> Result<bool> {
+    procs::check_interrupted()?;
+    let begun = Instant::now();
+    eprintln!("herd-lab soak: {build} for {:.0} s", cfg.seconds);
+    let dir = settings.scratch.join(build);
+    std::fs::create_dir_all(&dir)?;
+    let pass = match soak_build(settings, cfg, build, &dir) {
+        Ok(done) => {
+            for line in report::sample_lines(build, &done.samples) {
+                report::append(jsonl, &line)?;
+            }
+            report::append(jsonl, &done.summary)?;
+            done.pass
+        }
+        Err(e) => {
+            procs::check_interrupted()?;
+            report::append(
+                jsonl,
+                &json!({"type": "summary", "build": build, "pass": false,
+                    "error": format!("{e:#}"), "checks": [], "servers": []}),
+            )?;
+            false
+        }
+    };
+    eprintln!(
+        "herd-lab soak: {build} done in {:.0} s",
+        begun.elapsed().as_secs_f64()
+    );
+    Ok(pass)
 }

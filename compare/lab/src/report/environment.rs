@@ -1,0 +1,68 @@
+//! The report's "Environment" table: the machine and software a run
+//! measured (from environment.json), so a figure is read against where it
+//! was taken.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::rows::Row;
+
+fn pinning(env: &Value) -> String {
+    env.get("pinning").map_or("–".into(), |p| {
+        let sc = p.get("server_cpus").and_then(Value::as_str);
+        let lc = p.get("loadgen_cpus").and_then(Value::as_str);
+        if sc.is_none() && lc.is_none() {
+            "none (servers and load generator share every core)".into()
+        } else {
+            format!(
+                "servers: {} (the herd scenarios' five servers: any), load generator: {}",
+                sc.unwrap_or("any"),
+                lc.unwrap_or("any")
+            )
+        }
+    })
+}
+
+pub fn section(md: &mut String, env: &Value, all: &[Row]) {
+    let _ = writeln!(md, "## Environment\n\n| | |\n|---|---|");
+    let s = |k: &str| match env.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => "–".into(),
+        Some(v) => v.to_string(),
+    };
+    let mem = env
+        .get("mem_total_kb")
+        .and_then(Value::as_f64)
+        .map_or("–".into(), |k| format!("{:.1} GiB", k / 1024.0 / 1024.0));
+    let commit = format!(
+        "{}{}",
+        s("git_commit"),
+        if env.get("git_dirty").and_then(Value::as_bool) == Some(true) {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        }
+    );
+    let failed = all.iter().filter(|r| !r.ok()).count();
+    for (k, v) in [
+        ("mode", s("mode")),
+        ("CPU", s("cpu_model")),
+        ("cores", s("cores")),
+        ("memory", mem),
+        ("kernel", s("kernel")),
+        ("rustc", s("rustc")),
+        ("Python", s("python")),
+        ("Node.js", s("node")),
+        ("herd-loadgen", s("loadgen")),
+        ("git commit", commit),
+        ("pinning (taskset)", pinning(env)),
+        ("open-files limit", s("nofile_limit")),
+        ("points", format!("{} ({} failed)", all.len(), failed)),
+        ("measuring took", format!("{} s", s("measure_seconds"))),
+        ("started", s("captured_at")),
+    ] {
+        let _ = writeln!(md, "| {k} | {v} |");
+    }
+    md.push('\n');
+}

@@ -1,0 +1,178 @@
+//! `report.md` and its SVG plots, computed from a run directory's
+//! rows.jsonl and environment.json only: the environment, then each
+//! scenario's own section (plot, table, sentences whose figures come from
+//! the rows; see `scenario/`), then the seed paper's claims against what
+//! was measured, the blocking node's targets (met or not met), and the
+//! failed points.
+
+mod claims;
+mod environment;
+pub mod page;
+pub mod query;
+mod targets;
+pub mod units;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use crate::rows::{self, Row};
+use crate::scenario;
+use query::{Rows, errors_of};
+
+/// Writes DIR/report.md and DIR/*.svg.
+pub fn write(dir: &Path) -> Result<()> {
+    let rows = rows::read(&dir.join("rows.jsonl"))?;
+    let env: Value = match std::fs::read_to_string(dir.join("environment.json")) {
+        Ok(text) => serde_json::from_str(&text).context("environment.json is not JSON")?,
+        Err(_) => Value::Null,
+    };
+    let md = render(dir, &rows, &env);
+    let path = dir.join("report.md");
+    std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The whole page (plots are written into `dir` on the way).
+pub fn render(dir: &Path, all: &[Row], env: &Value) -> String {
+    let rows = Rows { all };
+    let mut md = String::new();
+    let mode = env.get("mode").and_then(Value::as_str).unwrap_or("unknown");
+    let _ = writeln!(md, "# herd benchmark lab: {mode} run\n");
+    page::para(
+        &mut md,
+        "Every figure below comes from `rows.jsonl` in this directory (one row per measured \
+         point, with the exact commands); `herd-lab report DIR` rewrites this page from it. \
+         Latencies are herd-loadgen's, of good answers only (a wrong answer is an error). \
+         Read every figure against the **echo limit**: herd-loadgen's own echo servers \
+         (`echo_threads`: a thread per connection; `echo_tokio`: a tokio task per connection), \
+         which answer an IAMAT with an AT line and do nothing else, measured with the same \
+         load on the same machine.",
+    );
+    environment::section(&mut md, env, all);
+    if mode == "quick" {
+        page::para(
+            &mut md,
+            "_A quick run: few points, 1.5 s each, on a machine whose two cores the servers, \
+             the load generator and anything else running share. Repeated quick runs here have \
+             differed by up to 2x on single points; quote figures from a full run._",
+        );
+    }
+    for sc in scenario::ALL {
+        sc.report(dir, &mut md, &rows);
+    }
+    claims::section(&mut md, &rows);
+    targets::section(&mut md, &rows);
+    failures(&mut md, all);
+    md
+}
+
+fn failures(md: &mut String, all: &[Row]) {
+    let failed: Vec<&Row> = all.iter().filter(|r| !r.ok()).collect();
+    let with_errors: Vec<&Row> = all
+        .iter()
+        .filter(|r| r.ok() && errors_of(r) > 0.0)
+        .collect();
+    if failed.is_empty() && with_errors.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Failures\n\nNone: every point ran, and herd-loadgen counted no error.\n"
+        );
+        return;
+    }
+    let _ = writeln!(md, "## Failures\n");
+    for r in failed {
+        let first = r
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .next()
+            .unwrap_or("");
+        let _ = writeln!(
+            md,
+            "- {} {} {}: failed: `{first}`",
+            r.scenario, r.build, r.point
+        );
+    }
+    for r in with_errors {
+        let _ = writeln!(
+            md,
+            "- {} {} {}: {} errors {}",
+            r.scenario,
+            r.build,
+            r.point,
+            errors_of(r),
+            r.loadgen
+                .get("errors")
+                .map_or(String::new(), Value::to_string)
+        );
+    }
+    md.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture")
+    }
+
+    #[test]
+    fn the_report_of_a_fixture_run_has_every_section_and_its_plots() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for f in ["rows.jsonl", "environment.json"] {
+            std::fs::copy(fixture().join(f), dir.path().join(f)).expect("copy fixture");
+        }
+        write(dir.path()).expect("report");
+        let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
+        for heading in [
+            "# herd benchmark lab",
+            "## Environment",
+            "## 1. IAMAT throughput",
+            "### The whole herd",
+            "## 2. WHATSAT",
+            "## 3. Idle hoarders",
+            "## 4. Memory",
+            "## 5. CPU per 1,000 requests",
+            "## 6. Blocking pool size",
+            "## 7. Flood propagation",
+            "## The paper's claims",
+            "## Targets",
+        ] {
+            assert!(md.contains(heading), "report lacks {heading:?}");
+        }
+        for svg in [
+            "iamat_throughput.svg",
+            "iamat_p99.svg",
+            "whatsat_50ms.svg",
+            "hoarders.svg",
+            "memory.svg",
+            "threads_sweep.svg",
+        ] {
+            assert!(
+                md.contains(&format!("]({svg})")),
+                "report does not show {svg}"
+            );
+            let text = std::fs::read_to_string(dir.path().join(svg)).expect(svg);
+            assert!(text.starts_with("<svg"), "{svg} is not SVG");
+        }
+        // Sentences carry measured figures.
+        assert!(md.contains("At 64 connections: blocking"), "{md}");
+        assert!(md.contains("of the thread echo"));
+        assert!(md.contains("**met**") || md.contains("**not met**"));
+        assert!(!md.contains("NaN"));
+    }
+
+    #[test]
+    fn a_run_with_no_rows_says_so_in_every_section() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let md = render(dir.path(), &[], &Value::Null);
+        assert_eq!(md.matches("_Not run._").count(), 7, "{md}");
+        assert!(md.contains("_No row with requests in this run._"), "{md}");
+        assert!(md.contains("None: every point ran"), "{md}");
+    }
+}

@@ -1,0 +1,92 @@
+//! The pieces every section of report.md is written with: a heading that
+//! says "_Not run._" when a scenario has no rows, markdown tables, a line
+//! per build in a chart, and a chart written as SVG (or a note saying why
+//! there is none).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::plots::{self, Chart, Series, color_of};
+
+/// Writes `heading`; when `ran` is false adds "_Not run._" and returns
+/// false (the section ends there).
+pub fn section(md: &mut String, heading: &str, ran: bool) -> bool {
+    let _ = writeln!(md, "{heading}\n");
+    if !ran {
+        let _ = writeln!(md, "_Not run._\n");
+    }
+    ran
+}
+
+/// A paragraph: the text, then a blank line.
+pub fn para(md: &mut String, text: &str) {
+    let _ = writeln!(md, "{text}\n");
+}
+
+/// A table's header row and its separator.
+pub fn head(md: &mut String, columns: &[&str]) {
+    let _ = writeln!(
+        md,
+        "| {} |\n|{}",
+        columns.join(" | "),
+        "---|".repeat(columns.len())
+    );
+}
+
+/// One table row.
+pub fn row(md: &mut String, cells: &[String]) {
+    let _ = writeln!(md, "| {} |", cells.join(" | "));
+}
+
+/// The line of `name` (a build or echo server, in its colour).
+pub fn series(name: &str, points: Vec<(f64, f64)>, dashed: bool) -> Series {
+    Series {
+        name: name.to_owned(),
+        points,
+        dashed,
+        color: color_of(name),
+    }
+}
+
+/// Writes a chart, or says in the report why there is none.
+pub fn plot(dir: &Path, md: &mut String, file: &str, chart: &Chart) {
+    let nonempty = chart.series.iter().any(|s| !s.points.is_empty());
+    if !nonempty {
+        let _ = writeln!(md, "_No data for this plot in this run._\n");
+        return;
+    }
+    match plots::line_chart(&dir.join(file), chart) {
+        Ok(()) => {
+            let _ = writeln!(md, "![{}]({file})\n", chart.title);
+        }
+        Err(e) => {
+            let _ = writeln!(md, "_Plot {file} failed: {e:#}._\n");
+        }
+    }
+}
+
+/// "a, b, c", or "–" when there is nothing.
+pub fn list_or_dash(items: &[String]) -> String {
+    if items.is_empty() {
+        "–".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_and_sections_are_markdown() {
+        let mut md = String::new();
+        head(&mut md, &["build", "req/s"]);
+        row(&mut md, &["blocking".into(), "1,000".into()]);
+        assert_eq!(md, "| build | req/s |\n|---|---|\n| blocking | 1,000 |\n");
+        let mut md = String::new();
+        assert!(!section(&mut md, "## X", false));
+        assert_eq!(md, "## X\n\n_Not run._\n\n");
+        assert_eq!(list_or_dash(&[]), "–");
+    }
+}

@@ -1,0 +1,206 @@
+//! `idle_hoarders`: K idle connections that never write, then one active
+//! client in a closed loop. A blocking worker stays with its connection
+//! until it closes or idles out, so from K = pool size on the active client
+//! waits for the idle timeout; an event loop or a tokio task costs a
+//! hoarder only a little memory.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use crate::builds::BUILDS;
+use crate::measure::{Ctx, Load};
+use crate::plots::{Chart, HLine};
+use crate::point::{Point, Settings, pick, with_threads};
+use crate::report::page::{self, plot, series};
+use crate::report::query::Rows;
+use crate::report::units::{lat, num};
+use crate::rows::Row;
+use crate::scenario::Scenario;
+
+/// The blocking pool of the hoarders scenario and its idle timeout.
+pub const HOARD_POOL: u32 = 16;
+pub const HOARD_IDLE_MS: u64 = 3000;
+
+pub struct IdleHoarders;
+
+/// The scenario's name in rows, `--scenarios` and the report.
+pub const NAME: &str = "idle_hoarders";
+
+/// Long enough for 3 s idle timeouts to pass (twice, above the pool).
+fn hoard_s(s: &Settings) -> f64 {
+    if s.quick { 5.0 } else { 7.0 }
+}
+
+impl Scenario for IdleHoarders {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// K = 0-32 hoarders (quick: 0, 32).
+    fn plan(&self, builds: &[&'static str], quick: bool) -> Vec<Point> {
+        let mut points = Vec::new();
+        for k in pick(quick, &[0, 32], &[0, 8, 16, 32]) {
+            for b in builds {
+                let p = json!({"idle": k, "idle_timeout_ms": HOARD_IDLE_MS});
+                let p = with_threads(b, p, u64::from(HOARD_POOL));
+                points.push(Point::new(b, NAME, p));
+            }
+        }
+        points
+    }
+
+    fn node_args(&self) -> Vec<String> {
+        vec!["--idle-timeout-ms".to_owned(), HOARD_IDLE_MS.to_string()]
+    }
+
+    /// One active connection for the whole hoard time, no warm-up.
+    fn load(&self, ctx: &mut Ctx<'_>) -> Result<Load> {
+        let k = ctx.point.u("idle");
+        let hoard = hoard_s(ctx.s);
+        ctx.param("mix", json!("iamat=1,whatsat=0"));
+        ctx.param("active_connections", json!(1));
+        let spec = ctx.run_spec("iamat=1,whatsat=0", 1, 0.0, hoard).args([
+            "--idle",
+            &k.to_string(),
+            "--timeout-ms",
+            "20000",
+        ]);
+        let (v, t) = ctx.run_loadgen(spec, "closed loop", ctx.long())?;
+        Ok(Load {
+            window: (t, t + hoard),
+            loadgen: v,
+        })
+    }
+
+    fn derive(&self, point: &Point, threads: u32, lg: &Value, row: &mut Row) {
+        let d = &mut row.derived;
+        let ok = lg.get("requests_ok").and_then(Value::as_u64).unwrap_or(0);
+        let max = lg.pointer("/latency_us/max").and_then(Value::as_f64);
+        let answered = ok > 0 && max.is_some_and(|m| m < (HOARD_IDLE_MS * 1000) as f64);
+        d.insert("answered_before_idle_timeout".into(), json!(answered));
+        d.insert("first_wait_us_upper_bound".into(), json!(max));
+        if point.build == "blocking" {
+            d.insert("pool_size".into(), json!(threads));
+        }
+    }
+
+    fn report(&self, dir: &Path, md: &mut String, rows: &Rows<'_>) {
+        let list = rows.of(NAME);
+        if !page::section(
+            md,
+            "## 3. Idle hoarders (`idle_hoarders`)",
+            !list.is_empty(),
+        ) {
+            return;
+        }
+        let _ = writeln!(
+            md,
+            "K connections are opened and never write; then one active client sends IAMATs in a \
+             closed loop. Every build runs `--idle-timeout-ms {HOARD_IDLE_MS}`; the blocking node has \
+             `--threads {HOARD_POOL}`, and a blocking worker stays with its connection until it \
+             closes or idles out, so from K = {HOARD_POOL} on, the active client waits in the queue \
+             until hoarders are dropped. Every connection's idle clock starts when it is accepted \
+             (time queued for a worker counts), so all hoarders are gone one idle timeout after they \
+             arrived, however many rounds of the pool they would fill.\n"
+        );
+        chart(dir, md, rows);
+        if let Some(k) = rows.values(NAME, "idle").last() {
+            sentences(md, rows, *k);
+        }
+        page::head(
+            md,
+            &[
+                "build",
+                "K",
+                "requests",
+                "p50",
+                "p99",
+                "max",
+                "answered before the idle timeout",
+            ],
+        );
+        for r in list.iter().filter(|r| r.ok()) {
+            let answered = match answered(r) {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "–",
+            };
+            page::row(
+                md,
+                &[
+                    r.build.clone(),
+                    num(r.param("idle"), 0),
+                    num(r.lg("/requests_ok"), 0),
+                    lat(r.lg("/latency_us/p50")),
+                    lat(r.p99_us()),
+                    lat(r.lg("/latency_us/max")),
+                    answered.to_owned(),
+                ],
+            );
+        }
+        md.push('\n');
+    }
+}
+
+fn answered(r: &Row) -> Option<bool> {
+    r.derived
+        .get("answered_before_idle_timeout")
+        .and_then(Value::as_bool)
+}
+
+/// The active client's slowest answer against K.
+fn chart(dir: &Path, md: &mut String, rows: &Rows<'_>) {
+    let ks = rows.values(NAME, "idle");
+    let mut chart = Chart {
+        title: "Active client's slowest answer vs idle hoarders".into(),
+        x_label: "idle connections K".into(),
+        y_label: "max latency (ms)".into(),
+        log_y: true,
+        ..Chart::default()
+    };
+    for b in rows.builds(NAME) {
+        chart.series.push(series(
+            b,
+            ks.iter()
+                .filter_map(|k| rows.find(b, NAME, &[("idle", *k)]))
+                .filter_map(|r| Some((r.param("idle")?, r.lg("/latency_us/max")? / 1000.0)))
+                .collect(),
+            false,
+        ));
+    }
+    chart.hlines.push(HLine {
+        name: format!("idle timeout {HOARD_IDLE_MS} ms"),
+        y: HOARD_IDLE_MS as f64,
+        color: 4,
+    });
+    plot(dir, md, "hoarders.svg", &chart);
+}
+
+/// Every build's active client beside the most hoarders, `k`.
+fn sentences(md: &mut String, rows: &Rows<'_>, k: f64) {
+    let parts: Vec<String> = BUILDS
+        .iter()
+        .filter_map(|b| {
+            let r = rows.find(b, NAME, &[("idle", k)])?;
+            Some(format!(
+                "{b}'s active client {} (slowest answer {}, {} requests)",
+                if answered(r) == Some(true) {
+                    "was served at once"
+                } else {
+                    "waited for the hoarders to idle out"
+                },
+                lat(r.lg("/latency_us/max")),
+                num(r.lg("/requests_ok"), 0)
+            ))
+        })
+        .collect();
+    let _ = writeln!(
+        md,
+        "With K = {k:.0} hoarders: {}. An event loop or a tokio task costs a hoarder only a \
+         little memory; a worker thread costs it the worker.\n",
+        parts.join("; ")
+    );
+}

@@ -1,0 +1,149 @@
+//! `threads_sweep`: the blocking node alone, its pool size `--threads T`
+//! swept under 64 connections of half IAMAT, half WHATSAT with a 50 ms
+//! Places stand-in: below 64 the connections queue for workers, and each
+//! WHATSAT holds its worker for 50 ms.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use crate::measure::{Ctx, Load};
+use crate::plots::{Chart, Series};
+use crate::point::{Point, pick};
+use crate::report::page::{self, plot, series};
+use crate::report::query::Rows;
+use crate::report::units::{count, lat, mb, num, rps};
+use crate::rows::Row;
+use crate::scenario::Scenario;
+use crate::scenario::whatsat_latency::derive_bound;
+
+pub struct ThreadsSweep;
+
+/// The scenario's name in rows, `--scenarios` and the report.
+pub const NAME: &str = "threads_sweep";
+
+impl Scenario for ThreadsSweep {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// T = 1-256 (quick: 4, 64), blocking only.
+    fn plan(&self, builds: &[&'static str], quick: bool) -> Vec<Point> {
+        if !builds.contains(&"blocking") {
+            return Vec::new();
+        }
+        pick(quick, &[4, 64], &[1, 4, 16, 64, 256])
+            .into_iter()
+            .map(|t| {
+                let p = json!({"threads": t, "connections": 64, "latency_ms": 50});
+                Point::new("blocking", NAME, p)
+            })
+            .collect()
+    }
+
+    fn load(&self, ctx: &mut Ctx<'_>) -> Result<Load> {
+        ctx.closed_loop("iamat=1,whatsat=1", &["--clients", "200"])
+    }
+
+    fn derive(&self, point: &Point, threads: u32, _loadgen: &Value, row: &mut Row) {
+        derive_bound(point, threads, row);
+    }
+
+    fn report(&self, dir: &Path, md: &mut String, rows: &Rows<'_>) {
+        let heading = "## 6. Blocking pool size (`threads_sweep`)";
+        if !page::section(md, heading, !rows.of(NAME).is_empty()) {
+            return;
+        }
+        page::para(
+            md,
+            "The blocking node only, `--threads T`, 64 connections in a closed loop, half IAMAT and \
+             half WHATSAT, Places stand-in latency 50 ms. With T below 64 the connections queue for \
+             workers; each WHATSAT holds its worker for 50 ms, so WHATSATs are bounded by T / 50 ms.",
+        );
+        let ts = rows.values(NAME, "threads");
+        let pts: Vec<&Row> = ts
+            .iter()
+            .filter_map(|t| rows.find("blocking", NAME, &[("threads", *t)]))
+            .collect();
+        chart(dir, md, &ts, &pts);
+        table(md, &pts);
+        if let (Some(a), Some(b)) = (pts.first(), pts.last()) {
+            let _ = writeln!(
+                md,
+                "\nFrom {} to {} threads the node went from {} to {} req/s; a closed-loop client \
+                 mixes both commands, so a slow WHATSAT also delays the IAMATs queued behind it.\n",
+                num(a.param("threads"), 0),
+                num(b.param("threads"), 0),
+                rps(a.throughput()),
+                rps(b.throughput())
+            );
+        }
+    }
+}
+
+/// Throughput against T, with the bound 2 x T / 50 ms.
+fn chart(dir: &Path, md: &mut String, ts: &[f64], pts: &[&Row]) {
+    let chart = Chart {
+        title: "Blocking node: throughput vs pool size (IAMAT + WHATSAT, Places 50 ms)".into(),
+        x_label: "--threads".into(),
+        y_label: "requests/s".into(),
+        log_x: true,
+        log_y: true,
+        series: vec![
+            series(
+                "blocking",
+                pts.iter()
+                    .filter_map(|r| Some((r.param("threads")?, r.throughput()?)))
+                    .collect(),
+                false,
+            ),
+            Series {
+                name: "bound 2 x T / 50 ms (half the requests wait 50 ms)".into(),
+                points: ts.iter().map(|t| (*t, 2.0 * t * 1000.0 / 50.0)).collect(),
+                dashed: true,
+                color: 4,
+            },
+        ],
+        hlines: Vec::new(),
+    };
+    plot(dir, md, "threads_sweep.svg", &chart);
+}
+
+fn table(md: &mut String, pts: &[&Row]) {
+    page::head(
+        md,
+        &[
+            "threads",
+            "req/s",
+            "IAMAT ok",
+            "WHATSAT ok",
+            "p50",
+            "p99",
+            "threads seen",
+            "RSS MB",
+        ],
+    );
+    for r in pts {
+        let w = r
+            .servers
+            .iter()
+            .find(|s| s.role == "node")
+            .map(|s| s.window.clone())
+            .unwrap_or_default();
+        page::row(
+            md,
+            &[
+                num(r.param("threads"), 0),
+                rps(r.throughput()),
+                num(r.lg("/requests_ok_by_command/iamat"), 0),
+                num(r.lg("/requests_ok_by_command/whatsat"), 0),
+                lat(r.lg("/latency_us/p50")),
+                lat(r.p99_us()),
+                count(w.threads_max),
+                mb(w.rss_kb_max),
+            ],
+        );
+    }
+}
