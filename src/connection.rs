@@ -200,7 +200,7 @@ fn run(mut client: Client) {
                     break Ending::Broken;
                 }
                 client.quiet_since = Instant::now();
-                state.log.submit(std::mem::take(&mut log));
+                state.log.submit(log.take());
             }
             Outcome::Close => break Ending::Refused,
             Outcome::BecomePeer(name) => break Ending::Peer(name),

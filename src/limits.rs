@@ -139,6 +139,14 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// does not hold the sender for long.
 pub const BATCH: usize = 1024;
 
+/// A link counts as busy when its last write left less than this ago. A
+/// busy link's sender with a single update queued yields its CPU once
+/// before writing (`link/outbound.rs`), so that the updates the workers are
+/// making join the same write: every write wakes the neighbour's reader
+/// thread, and on a busy herd those wake-ups were most of the CPU. It is
+/// not a wait: the yield returns at once on an idle CPU.
+pub const BUSY_LINK: Duration = Duration::from_millis(5);
+
 /// The buffer a link's sender fills before a write (a catch-up dump leaves
 /// in writes of this size).
 pub const LINK_BUFFER: usize = 64 * 1024;

@@ -231,6 +231,15 @@ impl LogBatch {
         LogBatch::default()
     }
 
+    /// This batch, for [`NodeLog::submit`], leaving an empty one with room
+    /// for as much (so the next request's entries do not grow it again).
+    pub fn take(&mut self) -> LogBatch {
+        let room = self.text.len().max(256);
+        LogBatch {
+            text: std::mem::replace(&mut self.text, Vec::with_capacity(room)),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.text.is_empty()
     }

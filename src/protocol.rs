@@ -277,8 +277,14 @@ pub fn parse(line: &str) -> Request<'_> {
     let Some(command) = words.next() else {
         return Request::Blank;
     };
-    let operands: Vec<&str> = words.take(6).collect();
-    let parsed = match (command, operands.as_slice()) {
+    // At most six operands matter (AT has five): one more is "too many".
+    let mut slots = [""; 6];
+    let mut count = 0;
+    for (slot, word) in slots.iter_mut().zip(words) {
+        *slot = word;
+        count += 1;
+    }
+    let parsed = match (command, &slots[..count]) {
         ("IAMAT", [client, location, time]) => parse_iamat(client, location, time),
         ("WHATSAT", [client, radius, bound]) => parse_whatsat(client, radius, bound),
         ("AT", [server, diff, client, location, time]) => {

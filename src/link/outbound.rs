@@ -4,7 +4,12 @@
 //! with backoff while the neighbour is down), says `PEER <name>` (or, in a
 //! herd with a secret, proves itself with `handshake.rs`), sends a
 //! catch-up dump of the whole cache, then writes the AT lines its queue
-//! (`queues.rs`) hands it as they come. A link whose sent data goes
+//! (`queues.rs`) hands it as they come: when it wakes, everything queued
+//! leaves in one write. Every write wakes the neighbour's reader, so on a
+//! busy link a sender with a single update first yields its CPU once
+//! ([`BUSY_LINK`]): the workers making updates run, and theirs join the
+//! write. It never sleeps on a timer: an idle link, or an idle CPU, sends at
+//! once. A link whose sent data goes
 //! unacknowledged for `write_timeout_ms` (a partition stalls a link rather
 //! than closing it) is closed by the kernel ([`configure_link`],
 //! `socket.rs`) and opened again.
@@ -14,7 +19,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 
@@ -22,7 +27,7 @@ use super::handshake;
 use super::queues::LinkPlan;
 use super::socket;
 use crate::cache::AtRecord;
-use crate::limits::{BATCH, CONNECT_TIMEOUT, LINK_BUFFER, LIVENESS_CHECK};
+use crate::limits::{BATCH, BUSY_LINK, CONNECT_TIMEOUT, LINK_BUFFER, LIVENESS_CHECK};
 use crate::logfile::LogBatch;
 use crate::state::NodeState;
 
@@ -145,6 +150,7 @@ fn serve_link(
     if let Err(e) = link.catch_up(state, plan) {
         return e.to_string();
     }
+    let mut last_batch: Option<Instant> = None;
     loop {
         if plan.resync.load(Ordering::Acquire)
             && let Err(e) = link.catch_up(state, plan)
@@ -154,10 +160,18 @@ fn serve_link(
         select! {
             recv(plan.updates) -> update => {
                 let Ok(first) = update else { return "node stopping".into() };
+                if plan.updates.is_empty() && last_batch.is_some_and(|at| at.elapsed() < BUSY_LINK) {
+                    // A busy link with one update to send: let the threads
+                    // that are making updates run first, so that what they
+                    // queue leaves in this write. No sleep: on an idle CPU
+                    // this returns at once.
+                    std::thread::yield_now();
+                }
                 match link.send_batch(state, first, &plan.updates) {
                     Ok(sent) => state.metrics.floods_sent(&plan.name, sent),
                     Err(e) => return e.to_string(),
                 }
+                last_batch = Some(Instant::now());
             }
             recv(state.shutdown.signal()) -> _ => return "node stopping".into(),
             default(LIVENESS_CHECK) => {

@@ -10,8 +10,30 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use herd_launch::{Build, Paths};
 
-/// The four builds of the herd, in report order.
-pub const BUILDS: [&str; 4] = ["blocking", "tokio", "asyncio", "node"];
+/// The builds of the herd, in report order: the blocking node twice, as the
+/// plain pool (`--park-idle-ms 0`: a worker serves a connection from first
+/// byte to close) and as the parked pool (`blocking-parked`: quiet clients
+/// wait on one poller thread, Tomcat-NIO style), then the event loops.
+pub const BUILDS: [&str; 5] = ["blocking", "blocking-parked", "tokio", "asyncio", "node"];
+
+/// True for the builds that run the blocking node (a fixed pool).
+pub fn is_pool(build: &str) -> bool {
+    matches!(build, "blocking" | "blocking-parked")
+}
+
+/// The flags that make a build a variant of its program: the plain pool
+/// and the parked pool of the blocking node (its default `park_idle_ms`,
+/// written out so that a row says which it measured).
+pub fn build_args(build: &str) -> Vec<String> {
+    match build {
+        "blocking" => vec!["--park-idle-ms".into(), "0".into()],
+        "blocking-parked" => vec!["--park-idle-ms".into(), PARK_IDLE_MS.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+/// `blocking-parked`'s `--park-idle-ms`: the node's default.
+pub const PARK_IDLE_MS: u64 = 100;
 /// The loadgen echo servers, the loopback ceiling of each I/O model.
 pub const ECHOES: [&str; 2] = ["echo_threads", "echo_tokio"];
 
@@ -36,7 +58,8 @@ impl Programs for Paths {
     }
 
     fn node_program(&self, build: &str) -> Result<String> {
-        match Build::parse(build) {
+        let program = if is_pool(build) { "blocking" } else { build };
+        match Build::parse(program) {
             Some(b) => Ok(self.release_program(b).display().to_string()),
             None => bail!("unknown build {build:?} (blocking, tokio, asyncio, node)"),
         }
@@ -114,21 +137,24 @@ pub fn places_tables(places_url: Option<&str>) -> String {
 }
 
 /// Worker threads of a build at a point: the blocking pool as the scenario
-/// asks; tokio 1 runtime worker when pinned to one core, else 2; the event
-/// loops take the flag and ignore it.
+/// asks; tokio one runtime worker per server CPU; the event loops take the
+/// flag and ignore it.
 pub fn threads_for(build: &str, blocking_threads: u32, server_cpus: Option<&str>) -> u32 {
     match build {
-        "blocking" => blocking_threads,
+        "blocking" | "blocking-parked" => blocking_threads,
         "tokio" | "echo_tokio" => tokio_workers(server_cpus),
         _ => 1,
     }
 }
 
+/// tokio's runtime workers: one per CPU its servers may use (the pinned
+/// list, else every CPU), as tokio itself would choose.
 pub fn tokio_workers(server_cpus: Option<&str>) -> u32 {
-    match server_cpus {
-        Some(list) if cpu_count(list) == 1 => 1,
-        _ => 2,
-    }
+    let cpus = match server_cpus {
+        Some(list) => cpu_count(list),
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    u32::try_from(cpus.max(1)).unwrap_or(u32::MAX)
 }
 
 /// How many CPUs a taskset list ("0", "0-1", "0,2-3") names.

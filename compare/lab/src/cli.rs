@@ -41,7 +41,7 @@ pub struct RunArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "blocking,tokio,asyncio,node"
+        default_value = "blocking,blocking-parked,tokio,asyncio,node"
     )]
     pub builds: Vec<String>,
     /// Scenarios to run [default: all]: iamat_conns, iamat_herd,
@@ -49,6 +49,10 @@ pub struct RunArgs {
     /// propagation.
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
+    /// Only the points with these connection counts (points of scenarios
+    /// without a connection count are kept).
+    #[arg(long, value_delimiter = ',')]
+    pub connections: Vec<u64>,
     /// Pin the servers with `taskset -c LIST`.
     #[arg(long)]
     pub server_cpus: Option<String>,

@@ -114,7 +114,16 @@ fn run(args: RunArgs) -> Result<()> {
         loadgen_cpus: args.loadgen_cpus.clone(),
         scratch: scratch.clone(),
     };
-    let points = scenario::plan(&args.builds, &scenarios, args.quick);
+    let points: Vec<_> = scenario::plan(&args.builds, &scenarios, args.quick)
+        .into_iter()
+        .filter(|p| {
+            args.connections.is_empty()
+                || p.params
+                    .get("connections")
+                    .and_then(Value::as_u64)
+                    .is_none_or(|c| args.connections.contains(&c))
+        })
+        .collect();
     let measured = Instant::now();
     let failed = measure_all(&settings, &points, &rows_path)?;
     let _ = std::fs::remove_dir_all(&scratch);

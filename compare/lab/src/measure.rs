@@ -236,12 +236,12 @@ fn start_servers(
 ) -> Result<u32> {
     let build = point.build.as_str();
     let herd = sc.herd();
-    let server_cpus = if herd { None } else { s.server_cpus() };
-    if herd && s.server_cpus().is_some() {
+    let server_cpus = if herd { s.herd_cpus() } else { s.server_cpus() };
+    if herd && s.server_cpus().is_some() && server_cpus.is_none() {
         row.pinning = json!({
             "server_cpus": null,
             "loadgen_cpus": s.loadgen_cpus,
-            "note": "herd scenarios run their five servers unpinned",
+            "note": "herd scenarios run their five servers unpinned on fewer than 4 server CPUs",
         });
     }
     let threads = builds::threads_for(build, (point.u("threads") as u32).max(1), server_cpus);

@@ -40,12 +40,24 @@ impl Settings {
         self.server_cpus.as_deref()
     }
 
+    /// The CPUs a herd scenario's five servers are pinned to: the server
+    /// CPUs when they are at least [`HERD_PIN_MIN`]; fewer (one CPU of a
+    /// two-core machine, say) would measure the scheduler rather than the
+    /// herd, so the servers then run unpinned.
+    pub fn herd_cpus(&self) -> Option<&str> {
+        self.server_cpus()
+            .filter(|list| crate::builds::cpu_count(list) >= HERD_PIN_MIN)
+    }
+
     pub fn pinning(&self) -> Value {
         json!({"server_cpus": self.server_cpus, "loadgen_cpus": self.loadgen_cpus})
     }
 }
 
 /// One measured point.
+/// Server CPUs from which a herd is pinned too (see [`Settings::herd_cpus`]).
+pub const HERD_PIN_MIN: usize = 4;
+
 #[derive(Debug, Clone)]
 pub struct Point {
     pub build: String,
@@ -91,7 +103,7 @@ pub fn pick(quick: bool, q: &[u64], full: &[u64]) -> Vec<u64> {
 /// `params` with `"threads": threads` added for the blocking build (the
 /// only one whose pool size a point sets).
 pub fn with_threads(build: &str, mut params: Value, threads: u64) -> Value {
-    if build == "blocking" {
+    if crate::builds::is_pool(build) {
         params["threads"] = json!(threads);
     }
     params

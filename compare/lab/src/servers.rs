@@ -125,11 +125,16 @@ pub fn start_nodes(
     let topology: &[(&str, &[&str])] = if n.herd { &FIVE } else { &[("Clark", &[])] };
     // A herd of five on one CPU measures the scheduler, not the herd: herd
     // scenarios leave their servers unpinned.
-    let cpus = if n.herd { None } else { s.server_cpus() };
+    let cpus = if n.herd {
+        s.herd_cpus()
+    } else {
+        s.server_cpus()
+    };
     let mut launch = Launch::new(dir, s.paths.node_program(n.build)?, topology)
         .log_dir(&dir.join("logs"))
         .tables(&builds::places_tables(n.places_url))
         .args(n.extra.iter().cloned())
+        .args(builds::build_args(n.build))
         .env("PLACES_API_KEY", "herd-lab")
         .prefix(&taskset(cpus))
         .cwd(&s.paths.root);

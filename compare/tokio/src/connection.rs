@@ -111,7 +111,7 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
                 {
                     break Ending::Broken;
                 }
-                state.log.submit(std::mem::take(&mut log));
+                state.log.submit(log.take());
             }
             Outcome::Close => break Ending::Refused,
             Outcome::BecomePeer(name) => break Ending::Peer(name),

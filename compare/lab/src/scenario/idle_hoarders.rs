@@ -22,6 +22,9 @@ use crate::scenario::Scenario;
 
 /// The blocking pool of the hoarders scenario and its idle timeout.
 pub const HOARD_POOL: u32 = 16;
+
+/// The most hoarders: what a parked pool must hold without a worker.
+pub const MANY: u64 = 1000;
 pub const HOARD_IDLE_MS: u64 = 3000;
 
 pub struct IdleHoarders;
@@ -39,11 +42,13 @@ impl Scenario for IdleHoarders {
         NAME
     }
 
-    /// K = 0-32 hoarders (quick: 0, 32).
+    /// K = 0-32 hoarders (quick: 0, 32), and in the full run 1,000 for every
+    /// build but the plain pool (which would serve the active client only
+    /// after some 60 rounds of idle timeouts).
     fn plan(&self, builds: &[&'static str], quick: bool) -> Vec<Point> {
         let mut points = Vec::new();
-        for k in pick(quick, &[0, 32], &[0, 8, 16, 32]) {
-            for b in builds {
+        for k in pick(quick, &[0, 32], &[0, 8, 16, 32, MANY]) {
+            for b in builds.iter().filter(|b| k != MANY || **b != "blocking") {
                 let p = json!({"idle": k, "idle_timeout_ms": HOARD_IDLE_MS});
                 let p = with_threads(b, p, u64::from(HOARD_POOL));
                 points.push(Point::new(b, NAME, p));
@@ -82,7 +87,7 @@ impl Scenario for IdleHoarders {
         let answered = ok > 0 && max.is_some_and(|m| m < (HOARD_IDLE_MS * 1000) as f64);
         d.insert("answered_before_idle_timeout".into(), json!(answered));
         d.insert("first_wait_us_upper_bound".into(), json!(max));
-        if point.build == "blocking" {
+        if crate::builds::is_pool(&point.build) {
             d.insert("pool_size".into(), json!(threads));
         }
     }

@@ -84,7 +84,7 @@ impl Scenario for WhatsatLatency {
 /// the pool-size sweep.
 pub fn derive_bound(point: &Point, threads: u32, row: &mut Row) {
     let latency = point.u("latency_ms");
-    if point.build == "blocking" && latency > 0 {
+    if crate::builds::is_pool(&point.build) && latency > 0 {
         let bound = f64::from(threads) * 1000.0 / latency as f64;
         row.derived.insert(
             "bound_rps_threads_over_latency".into(),

@@ -66,8 +66,8 @@ impl SoakConfig {
     /// for every hoarder plus the active clients.
     pub fn threads(&self, build: &str, server: &str) -> u32 {
         match build {
-            "blocking" if server == HOARDED => self.hoard_threads,
-            "blocking" => BLOCKING_THREADS,
+            b if builds::is_pool(b) && server == HOARDED => self.hoard_threads,
+            b if builds::is_pool(b) => BLOCKING_THREADS,
             other => builds::threads_for(other, 1, None),
         }
     }

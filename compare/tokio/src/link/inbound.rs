@@ -81,7 +81,7 @@ async fn serve(
         }
         // Lines that arrived together are logged together.
         if !reader.has_buffered_line() {
-            state.log.submit(std::mem::take(&mut log));
+            state.log.submit(log.take());
         }
     };
     state.log.submit(log);
