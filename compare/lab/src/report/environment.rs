@@ -15,8 +15,12 @@ fn pinning(env: &Value) -> String {
         if sc.is_none() && lc.is_none() {
             "none (servers and load generator share every core)".into()
         } else {
+            let herd = match sc {
+                Some(list) if crate::builds::cpu_count(list) >= crate::point::HERD_PIN_MIN => "too",
+                _ => "any",
+            };
             format!(
-                "servers: {} (the herd scenarios' five servers: any), load generator: {}",
+                "servers: {} (the herd scenarios' five servers: {herd}), load generator: {}",
                 sc.unwrap_or("any"),
                 lc.unwrap_or("any")
             )

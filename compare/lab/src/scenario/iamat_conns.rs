@@ -52,9 +52,10 @@ impl Scenario for IamatConns {
         }
         page::para(
             md,
-            "Settings: blocking `--threads max(64, connections)` (at most 1024); tokio `--threads` 2 \
-             runtime workers (1 when the servers are pinned to one core); asyncio and Node run their \
-             one event loop (they accept `--threads` and ignore it).",
+            "Settings: blocking `--threads max(64, connections)` (at most 1024), as the plain pool \
+             (`blocking`) and the parked pool (`blocking-parked`); tokio `--threads`: its rows' \
+             `server_threads_flag` runtime workers (one per server CPU since 2026-12-04; 2 before); \
+             asyncio and Node run their one event loop (they accept `--threads` and ignore it).",
         );
         charts(dir, md, rows);
         let conns = rows.values(NAME, "connections");

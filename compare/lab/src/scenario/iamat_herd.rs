@@ -89,8 +89,9 @@ impl Scenario for IamatHerd {
             let single = rows.find(b, iamat_conns::NAME, &[("connections", 64.0)]);
             let _ = writeln!(
                 md,
-                "\nThe herd of {b} served the most, {} req/s{}; the five servers share the same two \
-                 cores, so a herd on one machine measures the cost of flooding, not more capacity.\n",
+                "\nThe herd of {b} served the most, {} req/s{}; the five servers share the \
+                 machine's cores, so a herd on one machine measures the cost of flooding, not more \
+                 capacity.\n",
                 rps(r.throughput()),
                 single
                     .and_then(Row::throughput)
