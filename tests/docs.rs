@@ -1,6 +1,7 @@
 //! The docs name what the code defines: every constant of `src/limits.rs`
 //! appears in docs/operations.md ("Every limit"), every configurable limit
-//! there too, and README and docs/ link only to files that exist.
+//! there too, every "PROTOCOL §N" the code cites is a section of
+//! docs/PROTOCOL.md, and README and docs/ link only to files that exist.
 
 use std::path::{Path, PathBuf};
 
@@ -95,4 +96,61 @@ fn markdown_links(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[test]
+fn every_protocol_section_the_code_cites_is_in_docs_protocol_md() {
+    let protocol = read(&repo().join("docs/PROTOCOL.md"));
+    let mut cited = std::collections::BTreeSet::new();
+    for dir in [
+        "src",
+        "compare/tokio/src",
+        "compare/asyncio/herd",
+        "compare/node/lib",
+        "tests",
+    ] {
+        collect_citations(&repo().join(dir), &mut cited);
+    }
+    assert!(cited.len() >= 5, "citations found: {cited:?}");
+    for section in &cited {
+        assert!(
+            protocol.contains(&format!("\n## {section}. ")),
+            "PROTOCOL §{section} is cited but docs/PROTOCOL.md has no section {section}"
+        );
+    }
+}
+
+/// The section numbers of every "PROTOCOL §N" in the source files under `dir`.
+fn collect_citations(dir: &Path, out: &mut std::collections::BTreeSet<u32>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if path.is_dir() && name != "node_modules" && name != "corpus" {
+            collect_citations(&path, out);
+        } else if ["rs", "py", "js"]
+            .iter()
+            .any(|e| name.ends_with(&format!(".{e}")))
+        {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for (at, _) in text.match_indices('§') {
+                let before = &text[..at];
+                if !(before.ends_with("PROTOCOL ") || before.ends_with("PROTOCOL.md ")) {
+                    continue;
+                }
+                let digits: String = text[at + '§'.len_utf8()..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if let Ok(n) = digits.parse() {
+                    out.insert(n);
+                }
+            }
+        }
+    }
 }
