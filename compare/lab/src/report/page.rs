@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::plots::{self, Chart, Series, color_of};
+use crate::report::query::Rows;
+use crate::rows::Row;
 
 /// Writes `heading`; when `ran` is false adds "_Not run._" and returns
 /// false (the section ends there).
@@ -46,6 +48,33 @@ pub fn series(name: &str, points: Vec<(f64, f64)>, dashed: bool) -> Series {
         dashed,
         color: color_of(name),
     }
+}
+
+/// A solid line per build of `scenario`: for each value of `param` in
+/// `xs`, the row with that value (and the `fixed` parameters), drawn at
+/// `point(row)`.
+pub fn lines_by_build(
+    rows: &Rows<'_>,
+    scenario: &str,
+    (param, xs): (&str, &[f64]),
+    fixed: &[(&str, f64)],
+    point: impl Fn(&Row) -> Option<(f64, f64)>,
+) -> Vec<Series> {
+    rows.builds(scenario)
+        .into_iter()
+        .map(|b| {
+            let points = xs
+                .iter()
+                .filter_map(|x| {
+                    let mut want = vec![(param, *x)];
+                    want.extend_from_slice(fixed);
+                    rows.find(b, scenario, &want)
+                })
+                .filter_map(&point)
+                .collect();
+            series(b, points, false)
+        })
+        .collect()
 }
 
 /// Writes a chart, or says in the report why there is none.

@@ -14,7 +14,7 @@ use crate::builds::BUILDS;
 use crate::measure::{Ctx, Load};
 use crate::plots::{Chart, HLine};
 use crate::point::{Point, Settings, pick, with_threads};
-use crate::report::page::{self, plot, series};
+use crate::report::page::{self, lines_by_build, plot};
 use crate::report::query::Rows;
 use crate::report::units::{lat, num};
 use crate::rows::Row;
@@ -166,16 +166,9 @@ fn chart(dir: &Path, md: &mut String, rows: &Rows<'_>) {
         log_y: true,
         ..Chart::default()
     };
-    for b in rows.builds(NAME) {
-        chart.series.push(series(
-            b,
-            ks.iter()
-                .filter_map(|k| rows.find(b, NAME, &[("idle", *k)]))
-                .filter_map(|r| Some((r.param("idle")?, r.lg("/latency_us/max")? / 1000.0)))
-                .collect(),
-            false,
-        ));
-    }
+    chart.series = lines_by_build(rows, NAME, ("idle", &ks), &[], |r| {
+        Some((r.param("idle")?, r.lg("/latency_us/max")? / 1000.0))
+    });
     chart.hlines.push(HLine {
         name: format!("idle timeout {HOARD_IDLE_MS} ms"),
         y: HOARD_IDLE_MS as f64,

@@ -16,7 +16,7 @@ use crate::measure::{Ctx, Load, parse_json};
 use crate::plots::Chart;
 use crate::point::{Point, pick, with_threads};
 use crate::procs;
-use crate::report::page::{self, plot, series};
+use crate::report::page::{self, lines_by_build, plot};
 use crate::report::query::Rows;
 use crate::report::units::{count, mb, num};
 use crate::rows::Row;
@@ -159,16 +159,9 @@ fn chart(dir: &Path, md: &mut String, rows: &Rows<'_>) {
         log_x: true,
         ..Chart::default()
     };
-    for b in rows.builds(NAME) {
-        chart.series.push(series(
-            b,
-            ks.iter()
-                .filter_map(|k| rows.find(b, NAME, &[("idle", *k)]))
-                .filter_map(|r| Some((r.param("idle")?.max(1.0), r.node_rss_kb()? as f64 / 1024.0)))
-                .collect(),
-            false,
-        ));
-    }
+    chart.series = lines_by_build(rows, NAME, ("idle", &ks), &[], |r| {
+        Some((r.param("idle")?.max(1.0), r.node_rss_kb()? as f64 / 1024.0))
+    });
     plot(dir, md, "memory.svg", &chart);
 }
 

@@ -14,7 +14,7 @@ use crate::builds::BUILDS;
 use crate::measure::{Ctx, Load, round3};
 use crate::plots::{Chart, HLine};
 use crate::point::{Point, pick, with_threads};
-use crate::report::page::{self, plot, series};
+use crate::report::page::{self, lines_by_build, plot};
 use crate::report::query::{Rows, errors_of};
 use crate::report::units::{lat, num, ratio, rps};
 use crate::rows::Row;
@@ -105,17 +105,13 @@ fn chart(dir: &Path, md: &mut String, rows: &Rows<'_>, l: f64) {
         log_x: true,
         ..Chart::default()
     };
-    for b in rows.builds(NAME) {
-        chart.series.push(series(
-            b,
-            conns
-                .iter()
-                .filter_map(|c| rows.find(b, NAME, &[("connections", *c), ("latency_ms", l)]))
-                .filter_map(|r| Some((r.param("connections")?, r.throughput()?)))
-                .collect(),
-            false,
-        ));
-    }
+    chart.series.extend(lines_by_build(
+        rows,
+        NAME,
+        ("connections", &conns),
+        &[("latency_ms", l)],
+        |r| Some((r.param("connections")?, r.throughput()?)),
+    ));
     if l > 0.0 {
         let bound = f64::from(WHATSAT_POOL) * 1000.0 / l;
         chart.hlines.push(HLine {
