@@ -209,6 +209,12 @@ fn run(mut client: Client) {
                 log.notice(format_args!("link from {addr} refused: {why}"));
                 break Ending::Refused;
             }
+            Outcome::RefuseLinkOpen(name) => {
+                log.notice(format_args!(
+                    "link from {name} ({addr}) refused: a link from {name} is open"
+                ));
+                break Ending::Refused;
+            }
         }
     };
     let Client {

@@ -85,18 +85,31 @@ pub enum Outcome {
     Challenge(Challenge),
     /// A `PEER` line refused (answered `? ` + the line): log why, close.
     RefusePeer(Why),
+    /// A bare `PEER <name>` from a neighbour whose inbound link is open and
+    /// alive (PROTOCOL §3), answered `? ` + the line: log it, close. Were it
+    /// let in, anyone could make the neighbour resend its whole cache by
+    /// repeating its name.
+    RefuseLinkOpen(String),
 }
 
 /// A neighbour's first line, `PEER <name> [<nonce>]` (`hello`): a link, a
 /// challenge (herd with a secret) or a refusal answered `? ` + `line`.
+/// `link_open` says whether the named neighbour's inbound link is open and
+/// alive; it is asked only for a bare `PEER` that would otherwise become a
+/// link (with a secret, a proven handshake replaces the old link instead).
 pub fn peer_hello(
     secret: Option<&HerdSecret>,
     is_neighbour: bool,
+    link_open: impl FnOnce(&str) -> bool,
     (name, nonce): (&str, Option<&str>),
     line: &[u8],
     out: &mut Vec<u8>,
 ) -> Outcome {
     match auth::on_hello(secret, is_neighbour, name, nonce) {
+        Ok(Hello::Link(name)) if link_open(&name) => {
+            invalid(line, out);
+            Outcome::RefuseLinkOpen(name)
+        }
         Ok(Hello::Link(name)) => Outcome::BecomePeer(name),
         Ok(Hello::Challenge(challenge)) => Outcome::Challenge(challenge),
         Ok(Hello::Refuse(why)) => {

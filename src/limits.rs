@@ -147,6 +147,19 @@ pub const BATCH: usize = 1024;
 /// not a wait: the yield returns at once on an idle CPU.
 pub const BUSY_LINK: Duration = Duration::from_millis(5);
 
+/// An accepted peer link with no traffic for this long gets TCP keepalive
+/// probes (`link/socket.rs`), so that a neighbour whose host vanished is
+/// noticed: a live inbound link is never replaced by a second `PEER`
+/// (PROTOCOL §3), so a dead one must be found out.
+pub const PEER_KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+
+/// The wait between two keepalive probes on an accepted peer link.
+pub const PEER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Unanswered keepalive probes after which an accepted peer link is dead:
+/// with the two above, about 16 s after the neighbour's last sign of life.
+pub const PEER_KEEPALIVE_PROBES: u32 = 3;
+
 /// The buffer a link's sender fills before a write (a catch-up dump leaves
 /// in writes of this size).
 pub const LINK_BUFFER: usize = 64 * 1024;

@@ -12,7 +12,7 @@ use herd_launch::Launch;
 
 use crate::support::{self, cases};
 
-fn launcher() -> PathBuf {
+pub(crate) fn launcher() -> PathBuf {
     match std::env::var("HERD_BUILD").ok().as_deref() {
         None | Some("") | Some("blocking") => support::herd_bin(),
         Some(build @ ("asyncio" | "tokio" | "node")) => PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -212,18 +212,40 @@ fn killing_each_pair_of_servers_leaves_connected_survivors_converging() {
     herd.stop_all();
 }
 
+/// PROTOCOL §3: a neighbour holds one inbound link at a time. A second
+/// bare `PEER` with its name is refused while the first link is alive, so a
+/// stranger repeating the name cannot make the neighbour resend its cache;
+/// once the first link is closed, a new one is let in at once.
 #[test]
-fn a_second_link_from_the_same_neighbour_replaces_the_first() {
+fn a_live_link_is_kept_and_a_second_peer_with_its_name_is_refused() {
     let herd = TestHerd::single_with_peer();
     let mut first = connect_as_peer(&herd, "Clark", "Jaquez");
     let line = format!("AT Jaquez +0.000000000 link1.example +0-0 {}", now_text());
     writeln!(first, "{line}").expect("send");
     assert!(herd.converges(&["Clark"], "link1.example", &line));
-    let mut second = connect_as_peer(&herd, "Clark", "Jaquez");
-    assert!(closed(&mut first), "the first link is closed");
+
+    let second = connect_as_peer(&herd, "Clark", "Jaquez");
+    let mut second = BufReader::new(second);
+    let mut answer = String::new();
+    second.read_line(&mut answer).expect("an answer");
+    assert_eq!(answer, "? PEER Jaquez\n");
+    assert!(closed(second.get_mut()), "the second link is closed");
+    assert!(eventually(DEADLINE, || herd
+        .log("Clark")
+        .contains("refused: a link from Jaquez is open")));
+
+    // The first link still carries updates.
     let line = format!("AT Jaquez +0.000000000 link2.example +0-0 {}", now_text());
-    writeln!(second, "{line}").expect("send");
+    writeln!(first, "{line}").expect("send");
     assert!(herd.converges(&["Clark"], "link2.example", &line));
+
+    // Closed by the neighbour, it is dead: the next PEER takes its place.
+    first.shutdown(std::net::Shutdown::Both).expect("close");
+    drop(first);
+    let mut third = connect_as_peer(&herd, "Clark", "Jaquez");
+    let line = format!("AT Jaquez +0.000000000 link3.example +0-0 {}", now_text());
+    writeln!(third, "{line}").expect("send");
+    assert!(herd.converges(&["Clark"], "link3.example", &line));
     assert_eq!(
         herd.node("Clark").state().inbound.connected(),
         vec!["Jaquez".to_string()]

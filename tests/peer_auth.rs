@@ -161,6 +161,34 @@ fn a_good_proof_is_welcomed_and_its_at_lines_are_kept() {
     assert!(herd.converges(&["Clark"], "kiwi", &at));
 }
 
+/// With a secret, a link whose handshake proves the name replaces the
+/// neighbour's old link even while that one is alive (PROTOCOL §3): only
+/// the holder of the secret can do it.
+#[test]
+fn a_proven_link_replaces_a_live_one() {
+    let herd = TestHerd::single_with_peer_and("", Some(SECRET));
+    let mut links = Vec::new();
+    for round in 0..2 {
+        let mut raw = Raw::to(herd.addr("Clark"));
+        let nonce_a = raw.hello("Jaquez");
+        let proof = auth::proof(&secret(), "Jaquez", "Clark", NONCE, &nonce_a);
+        raw.send(&format!("PROOF {proof}"));
+        let welcome = auth::welcome(&secret(), "Clark", "Jaquez", &nonce_a, NONCE);
+        assert_eq!(raw.line(), format!("WELCOME {welcome}"));
+        let client = format!("proven-{round}");
+        let at = format!("AT Jaquez +0.000000000 {client} +0-0 {}", now_text());
+        raw.send(&at);
+        assert!(herd.converges(&["Clark"], &client, &at));
+        links.push(raw);
+    }
+    assert!(links[0].closed(), "the first link was replaced and closed");
+    assert!(log_says(
+        &herd,
+        "Clark",
+        "link from Jaquez: the new link replaces the old one"
+    ));
+}
+
 #[test]
 fn a_replayed_proof_and_a_wrong_one_are_refused() {
     let herd = TestHerd::single_with_peer_and("", Some(SECRET));

@@ -4,6 +4,7 @@
 mod cli;
 mod conformance;
 mod docs;
+mod dump_amplification;
 mod fuzz_corpus;
 mod herd;
 mod import_cycles;

@@ -41,6 +41,7 @@ pub fn client_line(state: &NodeState, line: &[u8], first: bool, out: &mut Vec<u8
             dispatch::peer_hello(
                 state.secret.as_ref(),
                 state.me.is_neighbour(name),
+                |name| state.inbound.is_live(name),
                 (name, nonce),
                 line,
                 out,

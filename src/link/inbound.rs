@@ -4,21 +4,26 @@
 //! `connection.rs`. It is served on a thread of its own, never on a pool
 //! worker: a link lives as long as the neighbour does and would pin a worker
 //! for good. Each line goes to `cmd::link_line` (AT -> cache -> flood). A
-//! second link from the same neighbour replaces the first (`registry.rs`),
-//! so there are at most as many of these threads as neighbours.
+//! neighbour holds one inbound link at a time (`registry.rs`), so there are
+//! at most as many of these threads as neighbours.
 
 use std::net::{Shutdown as Both, SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use super::reading::LinkReading;
+use super::registry::LinkOpen;
+use super::socket::keep_alive;
 use crate::cmd;
 use crate::line_reader::LineReader;
 use crate::logfile::LogBatch;
 use crate::state::NodeState;
 
-/// Serves the link from neighbour `name` on a new thread, replacing (and
-/// closing) any earlier link from it. `reader` may already hold lines that
-/// followed the `PEER` line.
+/// Serves the link from neighbour `name` on a new thread. An earlier link
+/// from it that is dead, or any earlier link once the herd secret proved
+/// this one, is replaced and closed; an earlier live one is kept and this
+/// one closed (`connection.rs` already answered a bare `PEER` for a live
+/// link; this is the same check, made again where it cannot race). `reader`
+/// may already hold lines that followed the `PEER` line.
 pub fn accept(
     state: &Arc<NodeState>,
     name: String,
@@ -26,30 +31,49 @@ pub fn accept(
     addr: SocketAddr,
 ) {
     reader.set_idle(None);
+    let socket = reader.get_ref();
+    if let Err(e) = keep_alive(socket) {
+        log::debug!("link from {name}: no TCP keepalive: {e}");
+    }
     let id = state.inbound.next_id();
-    let stream = reader.get_ref().try_clone().ok();
+    let refused = |why: &dyn std::fmt::Display| {
+        state
+            .log
+            .notice(format_args!("link from {name} ({addr}) refused: {why}"));
+        let _ = socket.shutdown(Both::Both);
+    };
+    let registered = match socket.try_clone() {
+        Ok(handle) => handle,
+        Err(e) => return refused(&e),
+    };
+    let proven = state.secret.is_some();
+    let replaced = match state.inbound.claim(&name, id, registered, proven) {
+        Ok(replaced) => replaced,
+        Err(LinkOpen) => return refused(&format_args!("a link from {name} is open")),
+    };
+    state
+        .log
+        .notice(format_args!("link from {name} ({addr}) up"));
+    if let Some(old) = replaced {
+        state.log.notice(format_args!(
+            "link from {name}: the new link replaces the old one"
+        ));
+        old.close_and_join();
+    }
     let thread_state = Arc::clone(state);
     let thread_name = name.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("peer-{name}"))
         .spawn(move || serve(&thread_state, &thread_name, id, reader, addr));
-    let thread = match spawned {
-        Ok(thread) => thread,
+    match spawned {
+        Ok(thread) => state.inbound.started(&name, id, thread),
         Err(e) => {
             state
                 .log
-                .notice(format_args!("link from {name} ({addr}) refused: {e}"));
+                .notice(format_args!("link from {name} ({addr}) down: {e}"));
+            state.inbound.forget(&name, id);
             return;
         }
-    };
-    state
-        .log
-        .notice(format_args!("link from {name} ({addr}) up"));
-    if let Some(old) = state.inbound.insert(&name, id, stream, thread) {
-        state.log.notice(format_args!(
-            "link from {name}: the new link replaces the old one"
-        ));
-        old.close_and_join();
     }
     // The neighbour is up, so our own link to it can stop backing off.
     state.flooder.wake(&name);

@@ -48,6 +48,7 @@ pub async fn client_line(
         ClientLine::Hello { name, nonce } => dispatch::peer_hello(
             state.secret.as_ref(),
             state.me.is_neighbour(name),
+            |name| state.inbound.is_live(name),
             (name, nonce),
             line,
             out,

@@ -120,6 +120,12 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
                 log.notice(format_args!("link from {addr} refused: {why}"));
                 break Ending::Refused;
             }
+            Outcome::RefuseLinkOpen(name) => {
+                log.notice(format_args!(
+                    "link from {name} ({addr}) refused: a link from {name} is open"
+                ));
+                break Ending::Refused;
+            }
         }
     };
     let _ = write_out(&mut write, &mut out, limits.write_timeout).await;

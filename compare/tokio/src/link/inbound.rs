@@ -3,26 +3,32 @@
 //! A connection whose first line is a valid `PEER <name>` is handed here by
 //! `connection.rs` and served by a task of its own, with no idle timeout.
 //! Each line goes to `cmd::link_line` (AT -> cache -> flood); too many
-//! invalid lines close the link. A second link from the same neighbour
-//! replaces the first (its task is cancelled, `registry.rs`), so there is
-//! at most one per neighbour. In the blocking build each link costs a
-//! thread; here, a task.
+//! invalid lines close the link. A neighbour holds one inbound link at a
+//! time (`registry.rs`), so there is at most one per neighbour. In the
+//! blocking build each link costs a thread; here, a task.
 
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use herd::link::reading::LinkReading;
+use herd::link::socket::keep_alive;
 use herd::logfile::LogBatch;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 
+use super::registry::LinkOpen;
 use crate::cmd;
 use crate::line_reader::LineReader;
 use crate::state::NodeState;
 
-/// Serves the link from neighbour `name` on a new task, replacing (and
-/// closing) any earlier link from it. `reader` may already hold lines that
-/// followed the `PEER` line; `write` is kept so the socket stays open.
+/// Serves the link from neighbour `name` on a new task. An earlier link
+/// from it that is dead, or any earlier link once the herd secret proved
+/// this one, is replaced (its task cancelled); an earlier live one is kept
+/// and this one closed (`connection.rs` already answered a bare `PEER` for
+/// a live link; this is the same check, made again where it cannot race).
+/// `reader` may already hold lines that followed the `PEER` line; `write`
+/// is kept so the socket stays open.
 pub fn accept(
     state: &Arc<NodeState>,
     name: String,
@@ -31,12 +37,33 @@ pub fn accept(
     addr: SocketAddr,
 ) {
     reader.set_idle(None);
+    let socket = write.as_ref();
+    if let Err(e) = keep_alive(socket) {
+        log::debug!("link from {name}: no TCP keepalive: {e}");
+    }
+    let refused = |why: &dyn std::fmt::Display| {
+        state
+            .log
+            .notice(format_args!("link from {name} ({addr}) refused: {why}"));
+    };
+    let registered = match socket.as_fd().try_clone_to_owned() {
+        Ok(fd) => fd,
+        Err(e) => return refused(&e),
+    };
     let id = state.inbound.next_id();
     let cancel = state.stop.child_token();
+    let proven = state.secret.is_some();
+    let replaced = match state
+        .inbound
+        .claim(&name, id, cancel.clone(), registered, proven)
+    {
+        Ok(replaced) => replaced,
+        Err(LinkOpen) => return refused(&format_args!("a link from {name} is open")),
+    };
     state
         .log
         .notice(format_args!("link from {name} ({addr}) up"));
-    if let Some(old) = state.inbound.insert(&name, id, cancel.clone()) {
+    if let Some(old) = replaced {
         state.log.notice(format_args!(
             "link from {name}: the new link replaces the old one"
         ));
