@@ -151,13 +151,13 @@ pub const BUSY_LINK: Duration = Duration::from_millis(5);
 /// probes (`link/socket.rs`), so that a neighbour whose host vanished is
 /// noticed: a live inbound link is never replaced by a second `PEER`
 /// (PROTOCOL §3), so a dead one must be found out.
-pub const PEER_KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+pub const PEER_KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
 
 /// The wait between two keepalive probes on an accepted peer link.
-pub const PEER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+pub const PEER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Unanswered keepalive probes after which an accepted peer link is dead:
-/// with the two above, about 16 s after the neighbour's last sign of life.
+/// with the two above, about 8 s after the neighbour's last sign of life.
 pub const PEER_KEEPALIVE_PROBES: u32 = 3;
 
 /// The buffer a link's sender fills before a write (a catch-up dump leaves

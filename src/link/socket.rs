@@ -28,7 +28,7 @@ use crate::limits::{PEER_KEEPALIVE_IDLE, PEER_KEEPALIVE_INTERVAL, PEER_KEEPALIVE
 /// [`PEER_KEEPALIVE_IDLE`] without traffic the kernel probes the opener
 /// every [`PEER_KEEPALIVE_INTERVAL`], and after [`PEER_KEEPALIVE_PROBES`]
 /// unanswered probes it fails the link, so a vanished neighbour's link is
-/// found dead within about 16 s and its successor is let in.
+/// found dead within about 8 s and its successor is let in.
 pub fn keep_alive(socket: &impl AsFd) -> io::Result<()> {
     let probes = socket2::TcpKeepalive::new()
         .with_time(PEER_KEEPALIVE_IDLE)
