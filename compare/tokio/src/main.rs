@@ -67,6 +67,9 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::running(format!("cannot install signal handlers: {e}")))?;
         let mut sigint = signal(SignalKind::interrupt())
             .map_err(|e| Failure::running(format!("cannot install signal handlers: {e}")))?;
+        // SIGHUP reopens the log (PROTOCOL §4); it no longer stops the node.
+        let mut sighup = signal(SignalKind::hangup())
+            .map_err(|e| Failure::running(format!("cannot install signal handlers: {e}")))?;
         let listener = TcpListener::bind(&me.addr).await.map_err(|e| {
             Failure::running(format!("{}: cannot listen on {}: {e}", me.name, me.addr))
         })?;
@@ -86,9 +89,16 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
             node.addr(),
             node.state().log.path().display()
         );
-        tokio::select! {
-            _ = sigterm.recv() => {}
-            _ = sigint.recv() => {}
+        loop {
+            tokio::select! {
+                _ = sigterm.recv() => break,
+                _ = sigint.recv() => break,
+                _ = sighup.recv() => {
+                    // Opening a file blocks, briefly: off the runtime's workers.
+                    let log = node.state().log.clone();
+                    let _ = tokio::task::spawn_blocking(move || log.reopen()).await;
+                }
+            }
         }
         let (took, clean) = node.stop().await;
         log::info!(
