@@ -1,7 +1,8 @@
 //! The `herd-tokio` command line: `herd-tokio node NAME [--config F]
 //! [--threads N] [--log-dir D] [limit flags]` (PROTOCOL §6), the same flags
 //! as the blocking `herd node`. `--threads` sets the tokio runtime's worker
-//! threads. Errors leave as one line on stderr: exit 2 for a bad command
+//! threads. SIGINT and SIGTERM stop the node; SIGHUP reopens its log
+//! (PROTOCOL §4). Errors leave as one line on stderr: exit 2 for a bad command
 //! line or config (before any port is opened), 1 for anything else.
 
 #![forbid(unsafe_code)]
