@@ -254,7 +254,11 @@ impl Sink {
             }
         }
         if let Err(e) = std::fs::rename(&self.path, numbered(1)) {
+            // Keep writing where we are, and try again after another
+            // `max_bytes` rather than at every entry.
             self.report_once(&e);
+            self.size = 0;
+            return;
         }
         self.reopen();
     }

@@ -3,14 +3,14 @@
 //! One thread of its own accepts and reads request heads without a thread
 //! per connection: the listener and every connection still sending its
 //! head are non-blocking and waited on together with `poll(2)`. A head has
-//! [`READ_DEADLINE`](crate::limits::METRICS_READ_DEADLINE) to arrive (at
-//! most [`HEAD_LIMIT`](crate::limits::METRICS_HEAD_LIMIT) bytes); at most
-//! [`PENDING`](crate::limits::METRICS_PENDING) connections wait for theirs,
+//! [`METRICS_READ_DEADLINE`](crate::limits::METRICS_READ_DEADLINE) to arrive (at
+//! most [`METRICS_HEAD_LIMIT`](crate::limits::METRICS_HEAD_LIMIT) bytes); at most
+//! [`METRICS_PENDING`](crate::limits::METRICS_PENDING) connections wait for theirs,
 //! and a new one past that drops the oldest. So connections that say
 //! nothing cost a descriptor and a slot in a list for a second, never a
 //! thread, and cannot keep a scrape out: a scraper sends its head as it
 //! connects. A complete head is answered on a short-lived thread, at most
-//! [`AT_ONCE`](crate::limits::METRICS_AT_ONCE) at a time (writing and
+//! [`METRICS_AT_ONCE`](crate::limits::METRICS_AT_ONCE) at a time (writing and
 //! draining can block); past that, `503` at once.
 //! Hand-written rather than a crate: a scrape is one request and one
 //! answer, and the node pulls in no HTTP server or async runtime for it.
@@ -247,7 +247,7 @@ fn hand_over<'scope>(
     }
 }
 
-/// `503` to a connection past [`AT_ONCE`](crate::limits::METRICS_AT_ONCE).
+/// `503` to a connection past [`METRICS_AT_ONCE`](crate::limits::METRICS_AT_ONCE).
 fn busy(stream: &TcpStream) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let _ = (&*stream).write_all(&status_only(503, "Service Unavailable"));
