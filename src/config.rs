@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::limits::Limits;
 use crate::limits::{MAX_THREADS, PLACES_TIMEOUT};
+use crate::logfile::LogOptions;
 
 /// The default herd of PROTOCOL §1 as commented TOML: what `herd config`
 /// prints and what a node runs with when no `--config` is given.
@@ -29,6 +30,8 @@ pub struct Config {
     /// (`[herd] secret_env`); `None`: links open with a bare `PEER` line.
     /// Only the variable's name is kept here, never its value.
     pub secret_env: Option<String>,
+    /// How the node's log is kept (`[log]`, PROTOCOL §4).
+    pub log: LogOptions,
 }
 
 /// One server: its name, address and (symmetric) neighbours.
@@ -77,6 +80,10 @@ pub struct Overrides {
     pub handshake_timeout_ms: Option<u64>,
     pub park_idle_ms: Option<u64>,
     pub places_timeout_ms: Option<u64>,
+    pub log_max_bytes: Option<u64>,
+    pub log_keep: Option<u32>,
+    /// `Some(true)` with `--log-answers`; `None`: the file's.
+    pub log_answers: Option<bool>,
 }
 
 /// A configuration that cannot be used, as one line of text.
@@ -106,6 +113,16 @@ struct RawConfig {
     herd: RawHerd,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    max_bytes: Option<u64>,
+    keep: Option<u32>,
+    answers: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -176,12 +193,14 @@ impl Config {
         };
         let places = places_config(&raw.places, overrides)?;
         let limits = limits(&raw.limits, overrides)?;
+        let log = log_options(&raw.log, overrides)?;
         let servers = servers(raw.server)?;
         Ok(Config {
             places,
             servers,
             limits,
             secret_env,
+            log,
         })
     }
 
@@ -295,6 +314,20 @@ fn limits(raw: &RawLimits, o: &Overrides) -> Result<Limits, ConfigError> {
         ));
     }
     Ok(limits)
+}
+
+/// `[log]` and the `--log-*` flags (a flag beats the file).
+fn log_options(raw: &RawLog, o: &Overrides) -> Result<LogOptions, ConfigError> {
+    let d = LogOptions::default();
+    let options = LogOptions {
+        max_bytes: o.log_max_bytes.or(raw.max_bytes).unwrap_or(d.max_bytes),
+        keep: o.log_keep.or(raw.keep).unwrap_or(d.keep),
+        answers: o.log_answers.or(raw.answers).unwrap_or(d.answers),
+    };
+    if options.keep == 0 {
+        return Err(error("[log] keep must be at least 1"));
+    }
+    Ok(options)
 }
 
 fn servers(raw: Vec<RawServer>) -> Result<Vec<ServerConfig>, ConfigError> {
@@ -424,6 +457,32 @@ mod tests {
         assert_eq!(herd.places.provider, Provider::Offline);
         assert_eq!(herd.places.timeout, Duration::from_secs(5));
         assert_eq!(herd.limits, Limits::default());
+        assert_eq!(herd.log, LogOptions::default());
+    }
+
+    #[test]
+    fn the_log_table_and_its_flags() {
+        let text = format!("{TWO}[log]\nmax_bytes = 1000\nkeep = 3\nanswers = true\n");
+        let config = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.log,
+            LogOptions {
+                max_bytes: 1000,
+                keep: 3,
+                answers: true
+            }
+        );
+        let overrides = Overrides {
+            log_max_bytes: Some(0),
+            log_keep: Some(7),
+            ..Overrides::default()
+        };
+        let config = Config::parse(&text, &overrides).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((config.log.max_bytes, config.log.keep), (0, 7));
+        assert!(config.log.answers);
+        let defaults = parse(TWO).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((defaults.log.max_bytes, defaults.log.keep), (0, 5));
+        assert!(!defaults.log.answers);
     }
 
     #[test]
@@ -481,6 +540,12 @@ mod tests {
                 "at least reconnect_min_ms",
             ),
             (format!("{TWO}[limits]\nthread = 4\n"), "unknown field"),
+            (
+                format!("{TWO}[log]\nkeep = 0\n"),
+                "[log] keep must be at least 1",
+            ),
+            (format!("{TWO}[log]\nrotate = true\n"), "unknown field"),
+            (format!("{TWO}[log]\nmax_bytes = -1\n"), "line"),
             (
                 format!("{TWO}[herd]\nsecret_env = \"\"\n"),
                 "not an environment variable name",

@@ -153,10 +153,17 @@ fn run(mut client: Client) {
             Ok(Some(Event::Line(line))) => {
                 log.received(&client.peer, line);
                 let answered_from = out.len();
-                let outcome = cmd::client_line(&state, line, client.first, &mut out);
+                let mut summary = None;
+                let outcome = cmd::client_line(&state, line, client.first, &mut out, &mut summary);
                 client.first = false;
                 if out.len() > answered_from {
-                    log.sent(&client.peer, trim_newline(&out[answered_from..]));
+                    let answer = &out[answered_from..];
+                    match summary {
+                        Some(s) if !state.log.logs_answers() => {
+                            log.sent_summary(&client.peer, answer, &s.status, s.results);
+                        }
+                        _ => log.sent(&client.peer, trim_newline(answer)),
+                    }
                 }
                 outcome
             }

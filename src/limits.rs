@@ -228,8 +228,11 @@ pub const PLACES_MESSAGE_LIMIT: usize = 1000;
 /// The largest request head read; a longer one is answered `400`.
 pub const METRICS_HEAD_LIMIT: usize = 8 * 1024;
 
-/// How long a scrape's request head may take to arrive, in all.
-pub const METRICS_READ_DEADLINE: Duration = Duration::from_secs(2);
+/// How long a scrape's request head may take to arrive, in all; then the
+/// connection is closed unanswered. A scraper sends its head as it
+/// connects, so a second is plenty, and a silent connection holds its
+/// place in [`METRICS_PENDING`] no longer.
+pub const METRICS_READ_DEADLINE: Duration = Duration::from_secs(1);
 
 /// How long a scrape's answer may take to leave.
 pub const METRICS_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -238,8 +241,16 @@ pub const METRICS_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// and dropped before the close.
 pub const METRICS_DRAIN: Duration = Duration::from_millis(200);
 
-/// Scrapes answered at once; one more is told `503` and closed.
+/// Answers being written at once, each on a thread of its own (writing and
+/// the drain before the close can block); a complete request past that is
+/// told `503` and closed. Reading request heads takes none of them.
 pub const METRICS_AT_ONCE: usize = 4;
+
+/// Connections whose request head is still awaited, all on the endpoint's
+/// one thread (a descriptor and up to [`METRICS_HEAD_LIMIT`] bytes each);
+/// a new connection past that drops the oldest, so connections that say
+/// nothing cannot keep a scraper, who speaks at once, out.
+pub const METRICS_PENDING: usize = 64;
 
 /// The drain before closing a connection told `503`: short, as it runs on
 /// the accept thread (a scraper that reads the answer and closes ends it

@@ -15,12 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use herd::cli::{self, Failure, herd_secret, load_config, resolve_flag_addr};
 use herd::client::{self, Client};
 use herd::config::{self, Overrides};
+use herd::logfile::NodeLog;
 use herd::node_args::{NodeArgs, UpArgs};
 use herd::shutdown::Shutdown;
 use herd::{NodeOptions, places, up};
@@ -34,6 +35,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once per run: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Commands {
     /// Run one server of the herd.
     Node(NodeArgs),
@@ -98,8 +101,9 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     let places = places::from_config(&config.places, api_key).map_err(Failure::config)?;
     let secret = herd_secret(&config)?;
     // Catch SIGINT/SIGTERM before the port opens: from the moment a client
-    // (or `herd up`) can see the node, a signal means a clean stop.
-    let signals = catch_signals()?;
+    // (or `herd up`) can see the node, a signal means a clean stop. SIGHUP
+    // reopens the log (PROTOCOL §4), one caught before the start included.
+    let signals = catch_signals(true)?;
     // The metrics port first: a bad one stops start-up before any client
     // can reach the node.
     let metrics_listener = match metrics_addr {
@@ -120,7 +124,7 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     };
     let node = herd::start(&config, options)
         .map_err(|e| Failure::running(format!("{}: cannot start: {e}", args.name)))?;
-    forward_signals(signals, node.shutdown())?;
+    forward_signals(signals, node.shutdown(), Some(node.state().log.clone()))?;
     let metrics = match metrics_listener {
         Some(listener) => Some(
             herd::metrics::http::serve(listener, Arc::clone(node.state())).map_err(|e| {
@@ -157,21 +161,37 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Takes over SIGINT and SIGTERM; they wait in the returned handle until
-/// [`forward_signals`] hands them on.
-fn catch_signals() -> Result<Signals, Failure> {
-    Signals::new([SIGINT, SIGTERM])
+/// Takes over SIGINT and SIGTERM (and SIGHUP if `hangup`); they wait in
+/// the returned handle until [`forward_signals`] hands them on.
+fn catch_signals(hangup: bool) -> Result<Signals, Failure> {
+    let wanted: &[i32] = if hangup {
+        &[SIGINT, SIGTERM, SIGHUP]
+    } else {
+        &[SIGINT, SIGTERM]
+    };
+    Signals::new(wanted)
         .map_err(|e| Failure::running(format!("cannot install signal handlers: {e}")))
 }
 
 /// Triggers `shutdown` on the first SIGINT or SIGTERM (one already caught
-/// counts).
-fn forward_signals(mut signals: Signals, shutdown: Arc<Shutdown>) -> Result<(), Failure> {
+/// counts); each SIGHUP reopens `log`.
+fn forward_signals(
+    mut signals: Signals,
+    shutdown: Arc<Shutdown>,
+    log: Option<NodeLog>,
+) -> Result<(), Failure> {
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if signals.forever().next().is_some() {
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    if let Some(log) = &log {
+                        log.reopen();
+                    }
+                    continue;
+                }
                 shutdown.trigger();
+                return;
             }
         })
         .map_err(|e| Failure::running(format!("cannot start the signal thread: {e}")))?;
@@ -196,7 +216,7 @@ fn run_up(args: UpArgs) -> Result<(), Failure> {
         log_dir: args.common.log_dir,
     };
     let stop = Arc::new(Shutdown::new());
-    forward_signals(catch_signals()?, Arc::clone(&stop))?;
+    forward_signals(catch_signals(false)?, Arc::clone(&stop), None)?;
     let code = up::run(&config, &options, &stop, &mut io::stdout());
     if code == 0 {
         Ok(())

@@ -18,6 +18,8 @@ pub struct NodeArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
     /// Serve Prometheus metrics at http://HOST:PORT/metrics (blocking
     /// build only; other builds refuse it).
     #[arg(long, value_name = "HOST:PORT")]
@@ -84,6 +86,21 @@ pub struct LimitArgs {
     pub places_timeout_ms: Option<u64>,
 }
 
+/// How the log is kept (PROTOCOL §4); each overrides the config's `[log]`.
+#[derive(Args)]
+pub struct LogArgs {
+    /// Log WHATSAT answers whole, not as one summary entry each.
+    #[arg(long)]
+    pub log_answers: bool,
+    /// Rotate <NAME>.log before an entry would take it past this many
+    /// bytes; 0: never [default: 0].
+    #[arg(long, value_name = "BYTES")]
+    pub log_max_bytes: Option<u64>,
+    /// Rotated files kept, <NAME>.log.1 to <NAME>.log.K, at least 1 [default: 5].
+    #[arg(long, value_name = "K")]
+    pub log_keep: Option<u32>,
+}
+
 impl NodeArgs {
     /// The flags that override the config's `[limits]`.
     pub fn overrides(&self) -> Overrides {
@@ -101,6 +118,9 @@ impl NodeArgs {
             handshake_timeout_ms: l.handshake_timeout_ms,
             park_idle_ms: l.park_idle_ms,
             places_timeout_ms: l.places_timeout_ms,
+            log_max_bytes: self.log.log_max_bytes,
+            log_keep: self.log.log_keep,
+            log_answers: self.log.log_answers.then_some(true),
         }
     }
 }

@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use herd::client::Client;
-use herd::limits::METRICS_AT_ONCE;
+use herd::limits::{METRICS_PENDING, METRICS_READ_DEADLINE};
 use herd::metrics::http::{self, MetricsServer};
 use herd_standin::{FaultRates, StandinOptions};
 
@@ -708,38 +709,75 @@ fn still_waiting(stream: &TcpStream) -> bool {
     waiting
 }
 
+/// A scrape's status and how long it took, on a connection of its own.
+fn timed_scrape(addr: SocketAddr) -> (u16, Duration) {
+    let started = Instant::now();
+    let answer = exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
+    let status = if answer.is_empty() {
+        0
+    } else {
+        split_response(&answer).0
+    };
+    (status, started.elapsed())
+}
+
 #[test]
-fn a_silent_client_does_not_delay_a_scrape_and_past_the_cap_comes_503() {
+fn silent_connections_do_not_stop_a_scrape() {
     let herd = TestHerd::single("");
     let server = serve(&herd, "Clark");
     let addr = server.addr();
-    // A scrape is answered while a client that says nothing is still being
-    // waited for (served one at a time, it would wait for that client's
-    // read deadline, which would have closed it first).
-    let silent = TcpStream::connect(addr).expect("connect");
-    let s = scrape(addr);
-    assert_eq!(
-        s.value("herd_lines_received_total", &[("command", "IAMAT")]),
-        0.0
-    );
-    assert!(still_waiting(&silent), "the silent client was served first");
-    // With AT_ONCE silent clients held, the next connection is told 503
-    // at once, without the server reading its request.
-    let mut held = vec![silent];
-    while held.len() < METRICS_AT_ONCE {
-        held.push(TcpStream::connect(addr).expect("connect"));
+    for n in [4, 64] {
+        let silent: Vec<TcpStream> = (0..n)
+            .map(|_| TcpStream::connect(addr).expect("connect"))
+            .collect();
+        // Answered at once: not after a silent one's read deadline.
+        let (status, took) = timed_scrape(addr);
+        assert_eq!(status, 200, "{n} silent connections: got {status}");
+        assert!(took < METRICS_READ_DEADLINE, "{n} silent: took {took:?}");
+        if n < METRICS_PENDING {
+            assert!(
+                silent.iter().all(still_waiting),
+                "a silent connection was dropped with room to spare"
+            );
+        } else {
+            // The scrape took the oldest one's place.
+            let mut oldest = &silent[0];
+            oldest.set_read_timeout(Some(DEADLINE)).expect("timeout");
+            let mut byte = [0u8; 1];
+            assert!(
+                matches!(oldest.read(&mut byte), Ok(0)),
+                "the oldest silent connection was kept"
+            );
+            assert!(silent[1..].iter().all(still_waiting));
+        }
     }
-    let busy = exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
-    let (status, head, _) = split_response(&busy);
-    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&busy));
-    assert!(head.contains("retry-after: 1"), "{head}");
-    assert!(held.iter().all(still_waiting));
-    // Once they leave, scrapes are answered again.
-    drop(held);
-    assert!(eventually(DEADLINE, || {
-        let answer = exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
-        !answer.is_empty() && split_response(&answer).0 == 200
-    }));
+    server.stop();
+}
+
+#[test]
+fn a_slow_request_head_is_closed_unanswered_at_its_deadline() {
+    let herd = TestHerd::single("");
+    let server = serve(&herd, "Clark");
+    let mut slow = TcpStream::connect(server.addr()).expect("connect");
+    let started = Instant::now();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .expect("half a head");
+    slow.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut got = Vec::new();
+    let _ = slow.read_to_end(&mut got);
+    let took = started.elapsed();
+    assert!(
+        got.is_empty(),
+        "answered: {}",
+        String::from_utf8_lossy(&got)
+    );
+    assert!(
+        took + Duration::from_millis(50) >= METRICS_READ_DEADLINE
+            && took < METRICS_READ_DEADLINE + Duration::from_secs(1),
+        "closed after {took:?}"
+    );
+    // The endpoint still answers.
+    assert_eq!(timed_scrape(server.addr()).0, 200);
     server.stop();
 }
 

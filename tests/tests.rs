@@ -10,6 +10,7 @@ mod herd;
 mod import_cycles;
 mod limits;
 mod link_socket;
+mod logs;
 mod metrics;
 mod mixed;
 mod park;

@@ -14,12 +14,20 @@ pub mod iamat;
 pub mod whatsat;
 
 use crate::dispatch::{self, ClientLine, LinkLine, Outcome, invalid};
+use crate::places::AnswerSummary;
 use crate::state::NodeState;
 
 /// Answers one line from a client connection, appending to `out`.
 /// `first` is true for the connection's first line, the only place where a
-/// neighbour may say `PEER`.
-pub fn client_line(state: &NodeState, line: &[u8], first: bool, out: &mut Vec<u8>) -> Outcome {
+/// neighbour may say `PEER`. A WHATSAT answered leaves its summary (for the
+/// log) in `summary`.
+pub fn client_line(
+    state: &NodeState,
+    line: &[u8],
+    first: bool,
+    out: &mut Vec<u8>,
+    summary: &mut Option<AnswerSummary>,
+) -> Outcome {
     match dispatch::client_line(line, first) {
         ClientLine::Blank => Outcome::Continue,
         ClientLine::IAmAt(request) => {
@@ -28,8 +36,9 @@ pub fn client_line(state: &NodeState, line: &[u8], first: bool, out: &mut Vec<u8
             Outcome::Continue
         }
         ClientLine::WhatsAt(request) => {
-            if whatsat::run(state, &request, out) {
+            if let Some(answered) = whatsat::run(state, &request, out) {
                 state.metrics.whatsat();
+                *summary = Some(answered);
             } else {
                 state.metrics.client_invalid();
                 invalid(line, out);

@@ -8,20 +8,18 @@
 use std::time::Instant;
 
 use crate::answer;
-use crate::places;
+use crate::places::{self, AnswerSummary};
 use crate::protocol::WhatsAt;
 use crate::state::NodeState;
 
-/// Appends the answer to `out`; false if the client is unknown (the caller
-/// then answers `? `).
-pub fn run(state: &NodeState, whatsat: &WhatsAt<'_>, out: &mut Vec<u8>) -> bool {
-    let Some((record, query)) = answer::whatsat_lookup(&state.cache, whatsat) else {
-        return false;
-    };
+/// Appends the answer to `out` and returns its summary for the log;
+/// `None` if the client is unknown (the caller then answers `? `).
+pub fn run(state: &NodeState, whatsat: &WhatsAt<'_>, out: &mut Vec<u8>) -> Option<AnswerSummary> {
+    let (record, query) = answer::whatsat_lookup(&state.cache, whatsat)?;
     let asked = Instant::now();
     let found = state.places.nearby(&query);
     state.metrics.places.observe(asked.elapsed(), &found);
-    let json = places::answer_json(found, query.bound);
+    let (json, summary) = places::summarized_answer_json(found, query.bound);
     answer::write_whatsat(&record, &json, out);
-    true
+    Some(summary)
 }

@@ -17,11 +17,39 @@ use super::provider::PlacesError;
 /// newlines dropped, so the text never holds a blank line. Both Rust builds
 /// call it with their provider's answer.
 pub fn answer_json(answer: Result<Value, PlacesError>, bound: usize) -> String {
+    summarized_answer_json(answer, bound).0
+}
+
+/// What a WHATSAT answer's summary log entry says of its JSON (PROTOCOL
+/// §4): the status and the number of results, as answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerSummary {
+    pub status: String,
+    pub results: usize,
+}
+
+/// [`answer_json`], and its summary, read off the object it was made from
+/// (the text is never parsed again).
+pub fn summarized_answer_json(
+    answer: Result<Value, PlacesError>,
+    bound: usize,
+) -> (String, AnswerSummary) {
     let object = match answer {
         Ok(object) => shape_success(object, bound),
         Err(error) => error_object(&error),
     };
-    squeeze_newlines(&to_google_json(&object))
+    let summary = AnswerSummary {
+        status: object
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or("UNKNOWN_ERROR")
+            .to_owned(),
+        results: object
+            .get("results")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len),
+    };
+    (squeeze_newlines(&to_google_json(&object)), summary)
 }
 
 /// Keeps the first `bound` results of a provider's answer; an answer that is

@@ -26,7 +26,9 @@ use std::sync::Arc;
 
 use crate::config::{ConfigError, PlacesConfig, Provider};
 
-pub use answer::{answer_json, error_object, squeeze_newlines};
+pub use answer::{
+    AnswerSummary, answer_json, error_object, squeeze_newlines, summarized_answer_json,
+};
 pub use google::Google;
 pub use google_new::{FIELD_MASK, GoogleNew, NEW_URL, to_legacy};
 pub use json_format::to_google_json;

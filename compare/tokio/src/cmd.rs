@@ -10,18 +10,20 @@
 use herd::answer;
 use herd::cache::AtRecord;
 use herd::dispatch::{self, ClientLine, LinkLine, Outcome, invalid};
-use herd::places;
+use herd::places::{self, AnswerSummary};
 
 use crate::state::NodeState;
 
 /// Answers one line from a client connection, appending to `out`.
 /// `first` is true for the connection's first line, the only place where a
-/// neighbour may say `PEER`.
+/// neighbour may say `PEER`. A WHATSAT answered leaves its summary (for the
+/// log) in `summary`.
 pub async fn client_line(
     state: &NodeState,
     line: &[u8],
     first: bool,
     out: &mut Vec<u8>,
+    summary: &mut Option<AnswerSummary>,
 ) -> Outcome {
     match dispatch::client_line(line, first) {
         ClientLine::Blank => Outcome::Continue,
@@ -38,8 +40,9 @@ pub async fn client_line(
             match answer::whatsat_lookup(&state.cache, &request) {
                 Some((record, query)) => {
                     let found = state.places.nearby(&query).await;
-                    let json = places::answer_json(found, query.bound);
+                    let (json, answered) = places::summarized_answer_json(found, query.bound);
                     answer::write_whatsat(&record, &json, out);
+                    *summary = Some(answered);
                 }
                 None => invalid(line, out),
             }

@@ -75,10 +75,17 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
             Ok(Event::Line(line)) => {
                 log.received(&peer, line);
                 let answered_from = out.len();
-                let outcome = cmd::client_line(&state, line, first, &mut out).await;
+                let mut summary = None;
+                let outcome = cmd::client_line(&state, line, first, &mut out, &mut summary).await;
                 first = false;
                 if out.len() > answered_from {
-                    log.sent(&peer, trim_newline(&out[answered_from..]));
+                    let answer = &out[answered_from..];
+                    match summary {
+                        Some(s) if !state.log.logs_answers() => {
+                            log.sent_summary(&peer, answer, &s.status, s.results);
+                        }
+                        _ => log.sent(&peer, trim_newline(answer)),
+                    }
                 }
                 outcome
             }

@@ -1,7 +1,8 @@
 //! The `herd-tokio` command line: `herd-tokio node NAME [--config F]
 //! [--threads N] [--log-dir D] [limit flags]` (PROTOCOL §6), the same flags
 //! as the blocking `herd node`. `--threads` sets the tokio runtime's worker
-//! threads. Errors leave as one line on stderr: exit 2 for a bad command
+//! threads. SIGINT and SIGTERM stop the node; SIGHUP reopens its log
+//! (PROTOCOL §4). Errors leave as one line on stderr: exit 2 for a bad command
 //! line or config (before any port is opened), 1 for anything else.
 
 #![forbid(unsafe_code)]
@@ -67,6 +68,9 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::running(format!("cannot install signal handlers: {e}")))?;
         let mut sigint = signal(SignalKind::interrupt())
             .map_err(|e| Failure::running(format!("cannot install signal handlers: {e}")))?;
+        // SIGHUP reopens the log (PROTOCOL §4); it no longer stops the node.
+        let mut sighup = signal(SignalKind::hangup())
+            .map_err(|e| Failure::running(format!("cannot install signal handlers: {e}")))?;
         let listener = TcpListener::bind(&me.addr).await.map_err(|e| {
             Failure::running(format!("{}: cannot listen on {}: {e}", me.name, me.addr))
         })?;
@@ -86,9 +90,16 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
             node.addr(),
             node.state().log.path().display()
         );
-        tokio::select! {
-            _ = sigterm.recv() => {}
-            _ = sigint.recv() => {}
+        loop {
+            tokio::select! {
+                _ = sigterm.recv() => break,
+                _ = sigint.recv() => break,
+                _ = sighup.recv() => {
+                    // Opening a file blocks, briefly: off the runtime's workers.
+                    let log = node.state().log.clone();
+                    let _ = tokio::task::spawn_blocking(move || log.reopen()).await;
+                }
+            }
         }
         let (took, clean) = node.stop().await;
         log::info!(

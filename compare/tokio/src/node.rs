@@ -57,7 +57,7 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
     let (me, neighbours) =
         Identity::from_config(config, options.name).map_err(|e| io::Error::other(e.0))?;
     let (flooder, plans) = Flooder::new(&neighbours, config.limits.peer_queue);
-    let (log, log_writer) = logfile::open(options.log_dir, me.name())?;
+    let (log, log_writer) = logfile::open(options.log_dir, me.name(), &config.log)?;
     let addr = options.listener.local_addr()?;
     let state = Arc::new(NodeState {
         me,

@@ -468,3 +468,99 @@ fn an_outgoing_link_bounds_how_long_sent_data_may_stay_unacknowledged() {
         assert!(stream.nodelay().expect("nodelay"));
     });
 }
+
+/// `IAMAT kiwi` then `WHATSAT kiwi 10 5` on `node`; the WHATSAT answer.
+fn kiwi_whatsat(node: &Node) -> String {
+    let at = node.ask(&format!("IAMAT kiwi +34.068930-118.445127 {}", now_text()));
+    assert!(at.starts_with("AT Clark "), "{at:?}");
+    let answer = node.ask("WHATSAT kiwi 10 5");
+    assert!(answer.ends_with("\n\n"), "{answer:?}");
+    answer
+}
+
+#[test]
+fn a_whatsat_answer_is_logged_as_a_summary_unless_answers_are_logged_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = single("", 2, dir.path());
+    let answer = kiwi_whatsat(&node);
+    let (at_line, json) = answer.split_once('\n').expect("an AT line");
+    let value: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    let results = value["results"].as_array().map_or(0, Vec::len);
+    let summary = format!(
+        "{at_line} [answer: {}, {results} results, {} bytes]",
+        value["status"].as_str().unwrap_or_default(),
+        answer.len()
+    );
+    assert!(summary.contains("[answer: OK, 5 results, "), "{summary}");
+    assert!(
+        eventually(DEADLINE, || log_text(dir.path()).contains(&summary)),
+        "no {summary:?} in:\n{}",
+        log_text(dir.path())
+    );
+    assert!(!log_text(dir.path()).contains("html_attributions"));
+    node.stop();
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = single("[log]\nanswers = true\n", 2, dir.path());
+    let answer = kiwi_whatsat(&node);
+    let escaped = answer.trim_end_matches('\n').replace('\n', "\\n");
+    assert!(
+        eventually(DEADLINE, || log_text(dir.path()).contains(&escaped)),
+        "not logged whole:\n{}",
+        log_text(dir.path())
+    );
+    node.stop();
+}
+
+#[test]
+fn rotation_keeps_k_files_within_the_limit_and_loses_no_entry() {
+    for keep in [100, 3] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let node = single(
+            &format!("[log]\nmax_bytes = 2000\nkeep = {keep}\n"),
+            2,
+            dir.path(),
+        );
+        let mut client = Client::connect(node.addr, DEADLINE).expect("connect");
+        for i in 0..200 {
+            let line = format!("IAMAT c{i} +34.068930-118.445127 {}", now_text());
+            let answer = client.request(line.as_bytes()).expect("answered");
+            assert!(answer.is_some_and(|a| a.starts_with(b"AT Clark ")));
+        }
+        drop(client);
+        node.stop();
+        let mut lines = Vec::new();
+        for n in (1..=keep).rev() {
+            let name = format!("Clark.log.{n}");
+            let path = dir.path().join(&name);
+            let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+            assert!(size <= 2000, "{name}: {size} bytes");
+            assert!(keep > 3 || n > 3 || size > 0, "{name} missing");
+            lines.extend(
+                std::fs::read_to_string(&path)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::to_owned),
+            );
+        }
+        assert!(std::fs::metadata(dir.path().join("Clark.log")).is_ok_and(|m| m.len() <= 2000));
+        assert!(!dir.path().join(format!("Clark.log.{}", keep + 1)).exists());
+        lines.extend(log_text(dir.path()).lines().map(str::to_owned));
+        assert!(lines.last().is_some_and(|l| l.contains("Clark stopped in")));
+        if keep == 100 {
+            assert!(dir.path().join("Clark.log.5").exists(), "it did not rotate");
+            for i in 0..200 {
+                let received = format!(" IAMAT c{i} +34.068930-118.445127 ");
+                let sent = format!(" c{i} +34.068930-118.445127 ");
+                let count = |dir: &str, what: &str| {
+                    lines
+                        .iter()
+                        .filter(|l| l.contains(dir) && l.contains(what))
+                        .count()
+                };
+                assert_eq!(count(" < ", &received), 1, "c{i} received");
+                assert_eq!(count(" > 127.0.0.1:", &sent), 1, "c{i} answered");
+            }
+        }
+    }
+}
