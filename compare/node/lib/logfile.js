@@ -13,12 +13,7 @@ const path = require('node:path');
 /** Entries longer than this are cut, with a note of the bytes left out. */
 const MAX_LOGGED_BYTES = 4096;
 
-const anchorNs = BigInt(Date.now()) * 1000000n - process.hrtime.bigint();
-
-/** The wall clock as exact BigInt nanoseconds since the epoch. */
-function nowNanos() {
-  return anchorNs + process.hrtime.bigint();
-}
+const { nowNanos } = require('./clock');
 
 /** RFC 3339 UTC with microseconds: `2026-11-26T08:36:20.141163Z`. */
 function timestamp(ns = nowNanos()) {
