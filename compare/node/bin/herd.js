@@ -145,7 +145,7 @@ function parseCommandLine(argv) {
 }
 
 /**
- * Heap bytes allowed per cached client id: the cache measured 175-184
+ * Heap bytes allowed per cached client id: the cache measured 184-193
  * bytes per id (tools/cache-bytes.js, README "Memory"), with room for the
  * garbage an IAMAT makes on its way in.
  */

@@ -10,7 +10,8 @@
 // heap limit): the map holds one flat string per id, the canonical AT line,
 // keyed by a slice of that same string; the client time and the location
 // are parsed back from the line when needed. The eviction order is a binary
-// min-heap of those same strings (one pointer per id) with lazy deletion: an
+// min-heap of those same strings (one pointer and one double per id: the
+// client time's nearest double, compared first) with lazy deletion: an
 // update leaves the old line in the heap, and a heap entry counts only while
 // it is still the line the map holds; the heap is rebuilt from the map when
 // stale entries outnumber live ones.
@@ -59,6 +60,11 @@ function compareRecords(aTime, aLine, bTime, bLine) {
   return compareText(aLine, bLine);
 }
 
+/** A canonical line's client time as the nearest double (the heap's key). */
+function keyOf(line) {
+  return Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
 /**
  * compareRecords for two canonical lines, fast: a decimal's nearest double
  * rises with it, so different doubles already decide the order, and only
@@ -104,7 +110,7 @@ class Cache {
     this.max = max;
     this.onEvict = onEvict;
     this.heap = []; // lines; heap[0] the oldest (stale entries allowed)
-    this.times = null; // during a rebuild only
+    this.keys = []; // each heap line's client time as the nearest double
     this.evicted = 0;
   }
 
@@ -161,33 +167,49 @@ class Cache {
     return this.records.get(clientSlice(line)) === line;
   }
 
+  /** Heap order: the doubles first (a decimal's nearest double rises with
+   * it), the exact comparison only when they are equal. */
   less(i, j) {
+    const a = this.keys[i];
+    const b = this.keys[j];
+    if (a !== b) return a < b;
     return compareLines(this.heap[i], this.heap[j]) < 0;
   }
 
-  push(line) {
+  swap(i, j) {
     const heap = this.heap;
-    heap.push(line);
-    let i = heap.length - 1;
+    const keys = this.keys;
+    const line = heap[i];
+    heap[i] = heap[j];
+    heap[j] = line;
+    const key = keys[i];
+    keys[i] = keys[j];
+    keys[j] = key;
+  }
+
+  push(line) {
+    this.heap.push(line);
+    this.keys.push(keyOf(line));
+    let i = this.heap.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (!this.less(i, parent)) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
+      this.swap(i, parent);
       i = parent;
     }
-    if (heap.length > 2 * this.records.size + 1024) this.compact();
+    if (this.heap.length > 2 * this.records.size + 1024) this.compact();
   }
 
   siftDown(i) {
-    const heap = this.heap;
+    const n = this.heap.length;
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      if (l < heap.length && this.less(l, m)) m = l;
-      if (r < heap.length && this.less(r, m)) m = r;
+      if (l < n && this.less(l, m)) m = l;
+      if (r < n && this.less(r, m)) m = r;
       if (m === i) return;
-      [heap[i], heap[m]] = [heap[m], heap[i]];
+      this.swap(i, m);
       i = m;
     }
   }
@@ -196,8 +218,10 @@ class Cache {
     const heap = this.heap;
     const top = heap[0];
     const last = heap.pop();
+    const lastKey = this.keys.pop();
     if (heap.length) {
       heap[0] = last;
+      this.keys[0] = lastKey;
       this.siftDown(0);
     }
     return top;
@@ -218,6 +242,7 @@ class Cache {
   /** Rebuilds the heap from the live lines only. */
   compact() {
     this.heap = [...this.records.values()];
+    this.keys = this.heap.map(keyOf);
     for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 }
