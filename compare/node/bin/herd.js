@@ -7,6 +7,7 @@
 // while running (a port in use).
 
 const path = require('node:path');
+const v8 = require('node:v8');
 const { parseArgs } = require('node:util');
 const config = require('../lib/config');
 const { fromConfig } = require('../lib/places');
@@ -24,7 +25,7 @@ Options:
       --max-line-bytes <BYTES>    Longest line in bytes [default: 65536]
       --idle-timeout-ms <MS>      Close a client that completes no line for this long [default: 60000]
       --max-clients <N>           Client connections open at once [default: 1024]
-      --write-timeout-ms <MS>     Close a client that does not take an answer for this long [default: 10000]
+      --write-timeout-ms <MS>     Close a client that has not taken a whole answer this long after its first byte [default: 10000]
       --reconnect-min-ms <MS>     First neighbour reconnect wait [default: 100]
       --reconnect-max-ms <MS>     Longest neighbour reconnect wait [default: 2000]
       --peer-garbage-lines <N>    Invalid lines before a neighbour's link is closed [default: 10]
@@ -32,6 +33,11 @@ Options:
       --handshake-timeout-ms <MS> Longest wait for each peer handshake line [default: 5000]
       --park-idle-ms <MS>         Accepted and ignored (the blocking build's pool) [default: 100]
       --places-timeout-ms <MS>    How long a WHATSAT waits for Places [default: 5000]
+      --max-clock-ahead-ms <MS>   Refuse an IAMAT whose time is further ahead of ours [default: 60000]
+      --max-cached-clients <N>    Client ids kept; the oldest client time is evicted [default: 1000000]
+      --log-max-bytes <BYTES>     Rotate <NAME>.log before it passes this size; 0: never [default: 0]
+      --log-keep <N>              Rotated files kept, <NAME>.log.1 to .N [default: 5]
+      --log-answers               Log WHATSAT answers whole, not as a summary entry
   -h, --help                      Print help
 `;
 
@@ -49,11 +55,16 @@ const NUMBER_FLAGS = {
   'handshake-timeout-ms': ['handshakeTimeoutMs', 'MS', 2 ** 64],
   'park-idle-ms': ['parkIdleMs', 'MS', 2 ** 64],
   'places-timeout-ms': ['placesTimeoutMs', 'MS', 2 ** 64],
+  'max-clock-ahead-ms': ['maxClockAheadMs', 'MS', 2 ** 64],
+  'max-cached-clients': ['maxCachedClients', 'N', 2 ** 64],
+  'log-max-bytes': ['logMaxBytes', 'BYTES', 2 ** 64],
+  'log-keep': ['logKeep', 'N', 2 ** 64],
 };
 
 /** The flags as util.parseArgs is told them: all take a value but -h/--help. */
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
+  'log-answers': { type: 'boolean' },
   config: { type: 'string' },
   'log-dir': { type: 'string' },
   ...Object.fromEntries(Object.keys(NUMBER_FLAGS).map((name) => [name, { type: 'string' }])),
@@ -99,6 +110,13 @@ function parseCommandLine(argv) {
     // The flag as typed, up to any `=`: `--=x` is the unknown flag `--`.
     const flag = argv[token.index].split('=')[0];
     if (token.name === 'help' && token.value === undefined) return { help: true };
+    if (token.name === 'log-answers') {
+      if (token.value !== undefined) {
+        throw new UsageError(`unexpected value '${token.value}' for '${flag}' found; no more were expected`);
+      }
+      args.overrides.logAnswers = true;
+      continue;
+    }
     if (token.name === 'help' || !Object.hasOwn(OPTIONS, token.name)) {
       throw new UsageError(`unexpected argument '${flag}' found`);
     }
@@ -124,6 +142,26 @@ function parseCommandLine(argv) {
     throw new UsageError(args.command ? `unrecognized subcommand '${args.command}'` : 'a subcommand is required (node, config)');
   }
   return args;
+}
+
+/**
+ * Heap bytes allowed per cached client id: the cache measured 184-193
+ * bytes per id (tools/cache-bytes.js, README "Memory"), with room for the
+ * garbage an IAMAT makes on its way in.
+ */
+const HEAP_BYTES_PER_ID = 300;
+
+/**
+ * How many ids fit V8's heap, so that `max_cached_clients` is always
+ * reached before the heap limit (which would abort the process and lose
+ * the cache): what the heap may still grow by, less a quarter of its limit
+ * and 16 MiB for everything else (connections, queues, answers), over
+ * HEAP_BYTES_PER_ID.
+ */
+function idsThatFit() {
+  const heap = v8.getHeapStatistics();
+  const room = heap.heap_size_limit - heap.used_heap_size - heap.heap_size_limit / 4 - 16 * 2 ** 20;
+  return Math.max(1, Math.floor(room / HEAP_BYTES_PER_ID));
 }
 
 function fail(message, code) {
@@ -176,14 +214,30 @@ async function main() {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // SIGHUP reopens the log (PROTOCOL §4, for logrotate); it never stops the node.
+  process.on('SIGHUP', () => {
+    if (handle) handle.node.log.reopen();
+  });
   let server;
   try {
     server = await listen(me.addr);
   } catch (e) {
     fail(`${me.name}: cannot listen on ${me.addr}: ${e.message}`, 1);
   }
+  // The bound must be reached before the heap limit: lowered (and said so)
+  // when V8's heap is too small for it (see the launcher's HERD_NODE_V8_FLAGS).
+  const fit = idsThatFit();
+  const maxCachedClients = Math.min(herd.limits.maxCachedClients, fit);
+  const lowered =
+    maxCachedClients < herd.limits.maxCachedClients
+      ? `max_cached_clients ${herd.limits.maxCachedClients} does not fit V8's heap ` +
+        `(${Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20)} MiB); keeping at most ${maxCachedClients} ` +
+        '(raise it with HERD_NODE_V8_FLAGS=--max-old-space-size=MIB)'
+      : null;
+  if (lowered) process.stderr.write(`herd-node: ${lowered}\n`);
   try {
-    handle = startNode(herd, { name: args.name, server, places, logDir: args.logDir, secret });
+    handle = startNode(herd, { name: args.name, server, places, logDir: args.logDir, secret, maxCachedClients });
+    if (lowered) handle.node.log.notice(lowered);
   } catch (e) {
     fail(`${args.name}: cannot start: ${e.message}`, 1);
   }

@@ -71,6 +71,11 @@ function defaultConfigText() {
  * - handshakeTimeoutMs: the longest wait for each peer handshake line (§7).
  * - parkIdleMs: the blocking build parks quiet clients off its worker pool
  *   after this long; an event loop has no pool: accepted and ignored.
+ * - maxClockAheadMs: an IAMAT whose time is more than this ahead of the
+ *   server's clock is answered `? ` and changes nothing.
+ * - maxCachedClients: client ids kept; a new id at a full cache evicts the
+ *   oldest client time (or is dropped when it is older than every one).
+ * writeTimeoutMs counts from an answer's first byte, for the whole answer.
  */
 const DEFAULT_LIMITS = Object.freeze({
   threads: 128,
@@ -84,7 +89,12 @@ const DEFAULT_LIMITS = Object.freeze({
   peerQueue: 10000,
   handshakeTimeoutMs: 5000,
   parkIdleMs: 100,
+  maxClockAheadMs: 60000,
+  maxCachedClients: 1000000,
 });
+
+/** The [log] table's defaults: size rotation off, five old files, summaries. */
+const DEFAULT_LOG = Object.freeze({ maxBytes: 0, keep: 5, answers: false });
 
 /** TOML key (and flag stem) -> field of the limits object, with its type. */
 const LIMIT_KEYS = {
@@ -99,6 +109,8 @@ const LIMIT_KEYS = {
   peer_queue: ['peerQueue', 'usize'],
   handshake_timeout_ms: ['handshakeTimeoutMs', 'u64'],
   park_idle_ms: ['parkIdleMs', 'u64'],
+  max_clock_ahead_ms: ['maxClockAheadMs', 'u64'],
+  max_cached_clients: ['maxCachedClients', 'usize'],
 };
 
 const MAX = { u32: 2n ** 32n - 1n, u64: 2n ** 64n - 1n, usize: 2n ** 64n - 1n };
@@ -160,17 +172,40 @@ function parseConfig(text, overrides = {}) {
     if (e.line) throw new ConfigError(`line ${e.line}, column ${e.column}: ${first}`);
     throw new ConfigError(first);
   }
-  table('config', raw, ['places', 'server', 'herd', 'limits']);
+  table('config', raw, ['places', 'server', 'herd', 'limits', 'log']);
   const herd = raw.herd === undefined ? {} : table('[herd]', raw.herd, ['secret_env']);
   const secretEnv = herd.secret_env === undefined ? null : string('[herd] secret_env', herd.secret_env);
   const places = placesConfig(raw.places === undefined ? {} : table('[places]', raw.places, ['provider', 'url', 'timeout_ms']), overrides);
   const limits = limitsConfig(raw.limits === undefined ? {} : table('[limits]', raw.limits, Object.keys(LIMIT_KEYS)), overrides);
+  const log = logConfig(raw.log === undefined ? {} : table('[log]', raw.log, ['max_bytes', 'keep', 'answers']), overrides);
   let rawServers = raw.server === undefined ? [] : raw.server;
   if (!Array.isArray(rawServers)) {
     throw new ConfigError(`server: invalid type: ${describeValue(rawServers)}, expected a sequence`);
   }
   const servers = serversConfig(rawServers.map((s, i) => table(`[[server]] #${i + 1}`, s, ['name', 'addr', 'peers'])));
-  return { places, servers, limits, secretEnv };
+  return { places, servers, limits, secretEnv, log };
+}
+
+/**
+ * The [log] table (PROTOCOL §4): max_bytes (0: no size rotation), keep (old
+ * files kept, at least 1), answers (log WHATSAT answers whole). Flags
+ * (overrides logMaxBytes, logKeep, logAnswers) beat the file.
+ */
+function logConfig(raw, overrides) {
+  const log = { ...DEFAULT_LOG };
+  if (overrides.logMaxBytes !== undefined) log.maxBytes = overrides.logMaxBytes;
+  else if (raw.max_bytes !== undefined) log.maxBytes = unsigned('[log] max_bytes', raw.max_bytes, 'u64');
+  if (overrides.logKeep !== undefined) log.keep = overrides.logKeep;
+  else if (raw.keep !== undefined) log.keep = unsigned('[log] keep', raw.keep, 'usize');
+  if (overrides.logAnswers) log.answers = true;
+  else if (raw.answers !== undefined) {
+    if (typeof raw.answers !== 'boolean') {
+      throw new ConfigError(`[log] answers: invalid type: ${describeValue(raw.answers)}, expected a boolean`);
+    }
+    log.answers = raw.answers;
+  }
+  if (log.keep === 0) throw new ConfigError('[log] keep must be more than 0');
+  return log;
 }
 
 /**
@@ -331,6 +366,7 @@ function splitAddr(addr) {
 module.exports = {
   ConfigError,
   DEFAULT_LIMITS,
+  DEFAULT_LOG,
   LIMIT_KEYS,
   defaultConfigText,
   parseConfig,

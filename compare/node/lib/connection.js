@@ -3,9 +3,12 @@
 // src/connection.rs + src/cmd/. server.js hands over each admitted socket;
 // `data` chunks go through the LineFramer; each line is parsed by
 // protocol.js and answered here (IAMAT -> cache -> flood; WHATSAT -> cache
-// -> places). Answers to lines that arrived together are gathered and
-// written in one write; a WHATSAT waiting for a network provider holds the
-// lines behind it (answers stay in order) and pauses the socket. A valid
+// -> places). Lines are answered in slices (SLICE_LINES or SLICE_MS), each
+// slice's answers gathered into one write, and the loop is given back to
+// the other connections between slices, so a pipelined burst cannot stall
+// them; while write() refuses more (the client does not read) nothing is
+// answered or read until `drain`. A WHATSAT waiting for a network provider
+// holds the lines behind it (answers stay in order) and pauses the socket. A valid
 // `PEER` first line moves the socket to peer.js (through the PROTOCOL §7
 // handshake there when the herd has a secret).
 //
@@ -13,14 +16,15 @@
 // only emits an event, and any byte resets it. So the idle deadline is our
 // own timer, armed when we start waiting for a line and cleared only by a
 // complete line (a trickle of bytes does not push it back); the write
-// deadline is armed when a write is left in the socket's buffer and
-// cleared by `drain`. Both destroy the socket themselves.
+// deadline (write_timeout_ms) is armed when a write is left in the socket's
+// buffer and cleared only once the buffer is empty, so it counts from an
+// answer's first byte however the client reads. Both destroy the socket.
 
 const protocol = require('./protocol');
 const { LineFramer } = require('./line-stream');
 const { record } = require('./cache');
 const { formatAddr } = require('./logfile');
-const { whatsatJson, whatsatJsonSync } = require('./places');
+const { whatsatAnswer: whatsatAnswerAsync, whatsatAnswerSync } = require('./places');
 const peer = require('./peer');
 const peerAuth = require('./peer_auth');
 
@@ -37,6 +41,14 @@ function debugDuration(ms) {
   return `${ms / 1000}s`;
 }
 
+/** Lines answered in one slice before the loop is given back to the
+ * other connections (and the answers so far are written). */
+const SLICE_LINES = 256;
+/** ...or this long, whichever comes first. */
+const SLICE_MS = 4;
+/** Lines read but not yet answered above which reading stops for a while. */
+const MAX_WAITING_LINES = 4096;
+
 /** Serves one admitted client socket until it closes, idles out or breaks. */
 function serveClient(node, socket) {
   const limits = node.limits;
@@ -46,6 +58,8 @@ function serveClient(node, socket) {
   let first = true;
   let busy = false; // a WHATSAT is waiting for Places
   let blocked = false; // our answers are waiting for the client to read
+  let scheduled = false; // the next slice is waiting for its turn of the loop
+  let paused = false;
   let eof = false;
   let done = false; // refused, became a peer, or closed
   let out = [];
@@ -76,12 +90,25 @@ function serveClient(node, socket) {
     writeTimer = null;
   };
 
+  /** Reads only while answers can be written and few lines wait. */
+  const updateReading = () => {
+    if (done) return;
+    const stop = busy || blocked || events.length >= MAX_WAITING_LINES;
+    if (stop && !paused) {
+      paused = true;
+      socket.pause();
+    } else if (!stop && paused) {
+      paused = false;
+      socket.resume();
+    }
+  };
+
   const onData = (chunk) => {
     if (done) return;
     const got = framer.push(chunk);
     if (got.length) {
       clearIdle();
-      events.push(...got);
+      for (const event of got) events.push(event);
     }
     pump();
   };
@@ -100,7 +127,21 @@ function serveClient(node, socket) {
     node.clients.delete(socket);
   });
 
-  /** Writes the gathered answers in one write, minding backpressure. */
+  /** Everything written so far reached the kernel: the deadline is met. */
+  const onWritten = () => {
+    if (writeTimer && socket.writableLength === 0) {
+      clearTimeout(writeTimer);
+      writeTimer = null;
+    }
+  };
+
+  /**
+   * Writes the gathered answers in one write. What the kernel does not take
+   * at once starts the write deadline (PROTOCOL §5 write_timeout_ms: one
+   * deadline from the first byte, until all of it is taken, however the
+   * client reads); write() refusing more stops answering and reading until
+   * `drain`.
+   */
   const flush = () => {
     if (out.length === 0 || socket.destroyed) {
       out = [];
@@ -108,36 +149,72 @@ function serveClient(node, socket) {
     }
     const data = out.length === 1 ? out[0] : Buffer.concat(out);
     out = [];
-    if (!socket.write(data)) {
-      blocked = true;
-      socket.pause();
+    const ok = socket.write(data, onWritten);
+    if (socket.writableLength > 0 && !writeTimer && !done) {
       writeTimer = setTimeout(() => {
         writeTimer = null;
+        if (done) return;
+        node.log.notice(`${addr}: answer not taken within ${debugDuration(limits.writeTimeoutMs)}, closed`);
         finish();
         socket.destroy();
       }, limits.writeTimeoutMs);
+    }
+    if (!ok) {
+      blocked = true;
+      updateReading();
       socket.once('drain', () => {
-        if (writeTimer) clearTimeout(writeTimer);
-        writeTimer = null;
         blocked = false;
-        if (!done) {
-          socket.resume();
-          pump();
-        }
+        if (done) return;
+        updateReading();
+        pump();
       });
     }
   };
 
-  const answer = (text) => {
+  const answer = (text, logged) => {
     const buf = Buffer.isBuffer(text) ? text : Buffer.from(text, 'utf8');
     out.push(buf);
     // The log shows the answer without its final newline.
-    node.log.sent(addr, buf.subarray(0, buf.length - 1));
+    node.log.sent(addr, logged === undefined ? buf.subarray(0, buf.length - 1) : logged);
   };
 
-  /** Answers buffered lines in order until one must wait. */
+  /** A WHATSAT answer, logged whole (--log-answers) or as its summary entry. */
+  const whatsatAnswer = (atLine, got) => {
+    const text = `${atLine}\n${got.json}\n\n`;
+    const buf = Buffer.from(text, 'utf8');
+    const logged = node.logAnswers
+      ? buf.subarray(0, buf.length - 1)
+      : `${atLine} [answer: ${got.status}, ${got.results} results, ${buf.length} bytes]`;
+    answer(buf, logged);
+  };
+
+  /** Runs the next slice on a later turn of the loop. */
+  const later = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      pump();
+    });
+  };
+
+  /**
+   * Answers buffered lines in order, a slice at a time (SLICE_LINES or
+   * SLICE_MS), writing each slice's answers before the loop serves anyone
+   * else, until a line must wait (Places, or a client that does not read).
+   */
   const pump = () => {
+    if (scheduled) return;
+    const started = performance.now();
+    let handled = 0;
     while (!done && !busy && !blocked && events.length) {
+      if (handled >= SLICE_LINES || (handled > 0 && performance.now() - started >= SLICE_MS)) {
+        flush();
+        updateReading();
+        if (!done && !blocked) later();
+        return;
+      }
+      handled += 1;
       const event = events.shift();
       if (event.type === 'tooLong') {
         node.log.received(addr, event.head);
@@ -158,9 +235,11 @@ function serveClient(node, socket) {
       switch (request.kind) {
         case 'blank':
           break;
-        case 'iamat':
-          answer(iamat(node, request) + '\n');
+        case 'iamat': {
+          const at = iamat(node, request);
+          answer(at === null ? protocol.invalidAnswer(line) : at + '\n');
           break;
+        }
         case 'whatsat': {
           const rec = node.cache.get(request.client);
           if (!rec) {
@@ -175,25 +254,26 @@ function serveClient(node, socket) {
             bound: request.bound,
           };
           if (typeof node.places.nearbySync === 'function') {
-            answer(`${rec.line}\n${whatsatJsonSync(node.places, query)}\n\n`);
+            whatsatAnswer(rec.line, whatsatAnswerSync(node.places, query));
             break;
           }
           // A network provider: hold later lines (answers stay in order),
           // stop reading, and carry on when Places has answered.
           busy = true;
-          socket.pause();
-          whatsatJson(node.places, query).then((json) => {
+          flush();
+          updateReading();
+          whatsatAnswerAsync(node.places, query).then((got) => {
             busy = false;
             if (done || socket.destroyed) return;
-            answer(`${rec.line}\n${json}\n\n`);
-            if (!blocked) socket.resume();
+            whatsatAnswer(rec.line, got);
+            updateReading();
             pump();
           });
           return;
         }
         case 'peer':
           if (wasFirst && node.neighbours.has(request.name)) {
-            becomePeer(request.name);
+            becomePeer(request.name, line);
             return;
           }
         // falls through: PEER from a stranger, or later on
@@ -205,13 +285,15 @@ function serveClient(node, socket) {
           }
       }
     }
-    if (done || busy || blocked) return;
+    if (done) return;
     flush();
+    updateReading();
+    if (busy || blocked) return;
     if (eof && events.length === 0) {
       // The client half-closed and every line is answered.
       finish();
       socket.end();
-    } else {
+    } else if (events.length === 0) {
       armIdle();
     }
   };
@@ -243,18 +325,41 @@ function serveClient(node, socket) {
     finish();
     socket.removeListener('data', onData);
     socket.removeListener('end', onEnd);
+    if (paused) socket.resume();
     // Until WELCOME the connection still counts as a client.
     peer.handshake(node, parsed.name, parsed.nonce, socket, framer, addr, events.splice(0), eof, lingerClose);
   };
 
-  /** Hands the socket, and any lines already read, to peer.js. */
-  const becomePeer = (name) => {
+  /**
+   * `PEER <neighbour>` without a secret (PROTOCOL §3): a neighbour holds one
+   * inbound link at a time. Pending I/O runs first (two turns of the loop,
+   * so an EOF or reset already on its way to the old link is seen); if the
+   * old link is still open and alive the new one is refused (`? ` + the
+   * line, closed, logged); else the socket, with the lines already read,
+   * goes to peer.js.
+   */
+  const becomePeer = (name, line) => {
     flush();
     finish();
     socket.removeListener('data', onData);
     socket.removeListener('end', onEnd);
-    node.clients.delete(socket); // a link is not a client
-    peer.acceptInbound(node, name, socket, framer, addr, events.splice(0), eof);
+    socket.pause();
+    const decide = () => {
+      if (socket.destroyed) return;
+      const old = node.inbound.get(name);
+      if (old && old.alive()) {
+        node.log.notice(`link from ${name} (${addr}) refused: a link from ${name} is open`);
+        const refusal = protocol.invalidAnswer(line);
+        node.log.sent(addr, refusal.subarray(0, refusal.length - 1));
+        socket.write(refusal);
+        lingerClose(socket);
+        return;
+      }
+      node.clients.delete(socket); // a link is not a client
+      peer.acceptInbound(node, name, socket, framer, addr, events.splice(0), eof);
+    };
+    if (node.inbound.has(name)) setImmediate(() => setImmediate(decide));
+    else decide();
   };
 
   armIdle();
@@ -274,9 +379,15 @@ function lingerClose(socket) {
   socket.resume();
 }
 
-/** IAMAT: stamp the receipt time, keep and flood if newer, answer AT. */
+/**
+ * IAMAT: stamp the receipt time, keep and flood if newer, answer AT; null
+ * (a bad line) when the client's time is more than max_clock_ahead_ms ahead
+ * of ours (PROTOCOL §5; exactly that far is accepted; exact in BigInt ns).
+ */
 function iamat(node, request) {
-  const diff = protocol.formatNanos(node.clock() - request.time);
+  const now = node.clock();
+  if (request.time - now > BigInt(node.limits.maxClockAheadMs) * 1000000n) return null;
+  const diff = protocol.formatNanos(now - request.time);
   const at = {
     server: node.name,
     diff,

@@ -248,7 +248,7 @@ class Sender {
     this.resync = false;
     this.queue = [];
     const snapshot = this.node.cache.snapshot();
-    if (snapshot.length) this.write(snapshot.map((r) => r.line));
+    if (snapshot.length) this.write(snapshot);
     this.node.log.notice(`catch-up to ${this.name}: ${snapshot.length} clients sent`);
   }
 

@@ -6,6 +6,14 @@
 // Rust's writer thread); `close()` flushes. Bytes other than printable ASCII
 // are escaped so that a client can never forge an entry; entries are cut at
 // 4 KiB. No API key or secret is ever passed here.
+//
+// Size rotation (PROTOCOL §4, `[log] max_bytes`, `keep`): before an entry
+// would take the file past max_bytes, NAME.log becomes NAME.log.1, older
+// files move up to NAME.log.K and the oldest is deleted; an entry is never
+// split, and one larger than the limit goes alone into a fresh file. The
+// size counts what the file held when it was opened. `reopen()` (SIGHUP)
+// reopens NAME.log, creating it if it was moved away, with the notice
+// `log reopened` as its first entry.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -13,12 +21,7 @@ const path = require('node:path');
 /** Entries longer than this are cut, with a note of the bytes left out. */
 const MAX_LOGGED_BYTES = 4096;
 
-const anchorNs = BigInt(Date.now()) * 1000000n - process.hrtime.bigint();
-
-/** The wall clock as exact BigInt nanoseconds since the epoch. */
-function nowNanos() {
-  return anchorNs + process.hrtime.bigint();
-}
+const { nowNanos } = require('./clock');
 
 /** RFC 3339 UTC with microseconds: `2026-11-26T08:36:20.141163Z`. */
 function timestamp(ns = nowNanos()) {
@@ -56,14 +59,66 @@ function formatAddr(host, port) {
 }
 
 class NodeLog {
-  /** Opens (creating the directory, appending to the file) node `name`'s log. */
-  constructor(dir, name) {
+  /**
+   * Opens (creating the directory, appending to the file) node `name`'s
+   * log. options: {maxBytes (0: no size rotation), keep (rotated files)}.
+   */
+  constructor(dir, name, options = {}) {
     fs.mkdirSync(dir, { recursive: true });
     this.path = path.join(dir, `${name}.log`);
-    this.fd = fs.openSync(this.path, 'a');
+    this.maxBytes = options.maxBytes || 0;
+    this.keep = options.keep || 5;
+    this.fd = null;
+    this.size = 0;
+    this.open();
     this.pending = [];
     this.scheduled = false;
     this.failed = false;
+  }
+
+  /** Opens NAME.log for appending; its size so far counts. */
+  open() {
+    this.fd = fs.openSync(this.path, 'a');
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  /** SIGHUP: what is gathered goes to the old file, then NAME.log is opened
+   * again (created if it was moved away) and `log reopened` begins it. */
+  reopen() {
+    if (this.fd === null) return;
+    this.flush();
+    try {
+      fs.closeSync(this.fd);
+      this.fd = null;
+      this.open();
+    } catch (e) {
+      this.fail(e);
+      if (this.fd === null) return;
+    }
+    this.notice('log reopened');
+    this.flush();
+  }
+
+  /** NAME.log -> NAME.log.1 -> ... -> NAME.log.K (the oldest deleted), then a fresh NAME.log. */
+  rotate() {
+    fs.closeSync(this.fd);
+    this.fd = null;
+    for (let i = this.keep - 1; i >= 1; i--) {
+      try {
+        fs.renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+      } catch (e) {
+        if (e.code !== 'ENOENT') throw e;
+      }
+    }
+    fs.renameSync(this.path, `${this.path}.1`);
+    this.open();
+  }
+
+  fail(e) {
+    if (!this.failed) {
+      this.failed = true;
+      process.stderr.write(`herd: cannot write the node log: ${e.message}\n`);
+    }
   }
 
   received(from, line) {
@@ -91,20 +146,43 @@ class NodeLog {
     }
   }
 
-  /** Writes everything gathered so far (one write call). */
+  /** Writes everything gathered so far (one write call, or one per file
+   * when size rotation cuts the batch). */
   flush() {
     this.scheduled = false;
     if (this.fd === null || this.pending.length === 0) return;
-    const text = this.pending.join('');
+    const entries = this.pending;
     this.pending = [];
     // The log is a local file: a synchronous append once per loop turn
     // keeps entries in order and costs less than a stream's bookkeeping.
     try {
-      fs.writeSync(this.fd, text);
+      if (this.maxBytes === 0) {
+        fs.writeSync(this.fd, entries.join(''));
+        return;
+      }
+      let batch = [];
+      let batchBytes = 0;
+      for (const entry of entries) {
+        const bytes = Buffer.byteLength(entry);
+        if (this.size + batchBytes > 0 && this.size + batchBytes + bytes > this.maxBytes) {
+          if (batch.length) fs.writeSync(this.fd, batch.join(''));
+          batch = [];
+          batchBytes = 0;
+          this.rotate();
+        }
+        batch.push(entry);
+        batchBytes += bytes;
+      }
+      if (batch.length) fs.writeSync(this.fd, batch.join(''));
+      this.size += batchBytes;
     } catch (e) {
-      if (!this.failed) {
-        this.failed = true;
-        process.stderr.write(`herd: cannot write the node log: ${e.message}\n`);
+      this.fail(e);
+      if (this.fd === null) {
+        try {
+          this.open();
+        } catch {
+          /* the notice above says the log cannot be written */
+        }
       }
     }
   }

@@ -6,7 +6,10 @@
 // line is parsed (AT -> cache -> flood to every other neighbour); nothing
 // is ever answered. Invalid lines are counted and the link closed at
 // `peerGarbageLines`. A link has no idle timeout (it lives as long as the
-// neighbour), and a second link from the same neighbour replaces the first.
+// neighbour) but TCP keepalive (10 s idle), so a link whose host vanished is
+// found dead. A second link from the same neighbour replaces the first only
+// when the first is dead (connection.js refuses it otherwise) or, with a
+// secret, once its handshake has proved the name.
 // Where the herd has a secret, `handshake` runs the acceptor's side of the
 // PROTOCOL §7 challenge-response first.
 
@@ -94,6 +97,10 @@ function acceptInbound(node, name, socket, framer, addr, pending, eof) {
   let down = false;
   const link = {
     socket,
+    /** Open, and neither ended, reset nor failed as far as Node has seen. */
+    alive() {
+      return !down && !socket.destroyed && !socket.readableEnded && !socket.errored;
+    },
     close(why) {
       if (down) return;
       down = true;
@@ -127,6 +134,9 @@ function acceptInbound(node, name, socket, framer, addr, pending, eof) {
     }
   };
 
+  // PROTOCOL §5: 10 s idle, then probes (Node 20 sets only the idle time;
+  // libuv sets the interval to 1 s and the count to 10 on Linux).
+  socket.setKeepAlive(true, 10000);
   node.log.notice(`link from ${name} (${addr}) up`);
   const old = node.inbound.get(name);
   node.inbound.set(name, link);

@@ -52,9 +52,10 @@ function startNode(config, options) {
     name: me.name,
     limits: config.limits,
     neighbours: new Set(me.peers),
-    cache: new Cache(),
+    cache: null,
     places: options.places,
-    log: new NodeLog(options.logDir, me.name),
+    log: new NodeLog(options.logDir, me.name, config.log),
+    logAnswers: config.log.answers,
     clock: options.clock || nowNanos,
     clients: new Set(),
     inbound: new Map(),
@@ -64,6 +65,9 @@ function startNode(config, options) {
     secret: options.secret || null,
   };
   node.flooder = new Flooder(node, neighbours);
+  const maxCached = options.maxCachedClients || config.limits.maxCachedClients;
+  node.evictions = evictionNotices(node, maxCached);
+  node.cache = new Cache(maxCached, node.evictions.count);
   const addr = serverAddr(options.server);
   node.log.notice(
     `${me.name} listening on ${addr}, one event loop (--threads ${config.limits.threads} accepted, unused), ` +
@@ -97,6 +101,39 @@ function admit(node, socket) {
   serveClient(node, socket);
 }
 
+/** How often at most the eviction notice is logged. */
+const EVICTION_NOTICE_MS = 1000;
+
+/**
+ * Counts evictions and logs `cache full at N clients: evicted K since the
+ * last notice` at most once a second (PROTOCOL §5): at once when the last
+ * notice is a second old, else by a timer at the end of that second.
+ */
+function evictionNotices(node, max) {
+  let pending = 0;
+  let last = -Infinity;
+  let timer = null;
+  const emit = () => {
+    timer = null;
+    if (pending === 0) return;
+    node.log.notice(`cache full at ${max} clients: evicted ${pending} since the last notice`);
+    pending = 0;
+    last = performance.now();
+  };
+  return {
+    count(n) {
+      pending += n;
+      const since = performance.now() - last;
+      if (since >= EVICTION_NOTICE_MS) emit();
+      else if (!timer) timer = setTimeout(emit, EVICTION_NOTICE_MS - since);
+    },
+    stop() {
+      if (timer) clearTimeout(timer);
+      emit();
+    },
+  };
+}
+
 /** The ordered stop: no new connections; clients, links and senders closed; log flushed. */
 async function stopNode(node) {
   if (node.stopping) return;
@@ -107,6 +144,7 @@ async function stopNode(node) {
   node.clients.clear();
   for (const link of [...node.inbound.values()]) link.close('node stopping');
   node.flooder.stop();
+  node.evictions.stop();
   let timer;
   await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, STOP_DEADLINE_MS)))]);
   clearTimeout(timer);

@@ -203,3 +203,16 @@ test('a node started with --flag=value forms runs with those values', async (t) 
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 });
+
+test('the issue 13 flags: 0 and --log-keep 0 are config errors, --log-answers takes no value', async (t) => {
+  const solo = await soloHerd(t);
+  const base = ['node', 'Solo', '--config', solo.config, '--log-dir', solo.logs];
+  refused(solo, [
+    [[...base, '--write-timeout-ms', '0'], `config ${solo.config}: [limits] write_timeout_ms must be more than 0`],
+    [[...base, '--max-clock-ahead-ms', '0'], `config ${solo.config}: [limits] max_clock_ahead_ms must be more than 0`],
+    [[...base, '--max-cached-clients', '0'], `config ${solo.config}: [limits] max_cached_clients must be more than 0`],
+    [[...base, '--log-keep', '0'], `config ${solo.config}: [log] keep must be more than 0`],
+    [[...base, '--log-max-bytes', 'x'], "invalid value 'x' for '--log-max-bytes <BYTES>': not a whole number in range"],
+    [[...base, '--log-answers=yes'], "unexpected value 'yes' for '--log-answers' found; no more were expected"],
+  ]);
+});

@@ -307,3 +307,23 @@ test('herd-node processes with one secret link, and the secret never shows', asy
   assert.ok(logs[0].includes('WELCOME ') && logs[1].includes('PROOF '));
   for (const text of [...logs, output.A, output.B]) assert.ok(!text.includes(secret));
 });
+
+test('with a secret, a second PEER that proves the name replaces a live link', async () => {
+  const herd = await startHerd({ A: ['B'], B: [] }, '', { secrets: { A: SECRET, B: SECRET } });
+  try {
+    assert.ok(await eventually(herd.linked));
+    const live = herd.nodes.B.node.inbound.get('A');
+    assert.ok(live && live.alive());
+    // The test plays a second A, with the secret: the handshake proves the name.
+    const { c, nonceA } = await opener(herd.port('B'), SECRET, 'A', 'B');
+    assert.equal(await c.line(), `WELCOME ${auth.welcome(SECRET, 'B', 'A', nonceA, NONCE_O)}`);
+    assert.ok(await eventually(() => herd.nodes.B.node.inbound.get('A') !== live));
+    assert.ok(!live.alive(), 'the old link is closed');
+    c.send(`AT A +0.000000000 proved +1+1 ${NOW()}\n`);
+    assert.ok(await eventually(() => herd.kept('B', 'proved') !== null));
+    assert.match(herd.logText('B'), /link from A: the new link replaces the old one/);
+    c.close();
+  } finally {
+    await herd.stop();
+  }
+});

@@ -187,7 +187,10 @@ test('a restarted server catches up; garbage on a link closes it', async () => {
     const at = await a.line();
     await herd.start('B');
     assert.ok(await eventually(() => herd.kept('B', 'while-down') === at, 3000));
-    // A fake neighbour sends garbage: closed after 3 invalid lines.
+    // With A gone (its link to B dead), a fake A sends garbage: closed
+    // after 3 invalid lines.
+    await herd.kill('A');
+    assert.ok(await eventually(() => !herd.nodes.B.node.inbound.has('A')));
     const fake = await connect(herd.port('B'));
     fake.send('PEER A\nHELLO\nAT x\n\xff\n');
     assert.ok(await fake.closedWithin(2000));

@@ -43,8 +43,22 @@ function shapeSuccess(object, bound) {
   return shaped;
 }
 
-/** The JSON text of a WHATSAT answer (async: a provider may use the network). */
-async function whatsatJson(places, query) {
+/**
+ * A shaped object as {json, status, results}: the answer's JSON text, and
+ * its status and number of results for the log's summary entry (PROTOCOL §4).
+ */
+function described(object) {
+  const status = object.get('status');
+  const results = object.get('results');
+  return {
+    json: squeezeNewlines(toGoogleJson(object)),
+    status: typeof status === 'string' ? status : 'UNKNOWN_ERROR',
+    results: Array.isArray(results) ? results.length : 0,
+  };
+}
+
+/** A WHATSAT answer's JSON, status and result count (async: a provider may use the network). */
+async function whatsatAnswer(places, query) {
   let object;
   try {
     object = shapeSuccess(await places.nearby(query), query.bound);
@@ -53,12 +67,17 @@ async function whatsatJson(places, query) {
       error instanceof PlacesError ? error : new PlacesError('UNKNOWN_ERROR', 'the request to Places failed'),
     );
   }
-  return squeezeNewlines(toGoogleJson(object));
+  return described(object);
 }
 
 /** The same, without a promise, for a provider that answers at once. */
-function whatsatJsonSync(places, query) {
-  return squeezeNewlines(toGoogleJson(shapeSuccess(places.nearbySync(query), query.bound)));
+function whatsatAnswerSync(places, query) {
+  return described(shapeSuccess(places.nearbySync(query), query.bound));
+}
+
+/** The JSON text of a WHATSAT answer. */
+async function whatsatJson(places, query) {
+  return (await whatsatAnswer(places, query)).json;
 }
 
 /**
@@ -95,4 +114,4 @@ function requiredKey(apiKey, provider) {
   return apiKey;
 }
 
-module.exports = { errorObject, shapeSuccess, whatsatJson, whatsatJsonSync, fromConfig };
+module.exports = { errorObject, shapeSuccess, whatsatJson, whatsatAnswer, whatsatAnswerSync, fromConfig };
