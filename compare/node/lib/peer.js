@@ -134,9 +134,9 @@ function acceptInbound(node, name, socket, framer, addr, pending, eof) {
     }
   };
 
-  // PROTOCOL §5: 10 s idle, then probes (Node 20 sets only the idle time;
+  // PROTOCOL "Limits (§5)": 5 s idle, then probes (Node 20 sets only the idle time;
   // libuv sets the interval to 1 s and the count to 10 on Linux).
-  socket.setKeepAlive(true, 10000);
+  socket.setKeepAlive(true, 5000);
   node.log.notice(`link from ${name} (${addr}) up`);
   const old = node.inbound.get(name);
   node.inbound.set(name, link);
