@@ -25,6 +25,7 @@ import socket
 import time
 
 from . import connection
+from .connection import finish
 from .cache import Cache
 from .cmd import system_clock
 from .flood import Flooder, keep_link
@@ -38,18 +39,6 @@ STOP_DEADLINE = 1.5
 ACCEPT_ERROR_PAUSE = 0.05
 ACCEPT_BURST_GAP = 1.0
 LISTEN_BACKLOG = 1024
-
-
-def finish(transport) -> None:
-    """Closes ``transport`` now: gracefully when everything it was given has
-    reached the kernel, else by abort (a reset), so the socket never waits
-    on a peer that does not read."""
-    if transport is None:
-        return
-    if transport.get_write_buffer_size() == 0:
-        transport.close()
-    else:
-        transport.abort()
 
 
 class Node:

@@ -130,3 +130,40 @@ def test_accept_failures_at_the_file_limit_are_one_line_and_pass(tmp_path):
         for s in held:
             s.close()
         node.close()
+
+
+def test_a_slow_reader_is_cut_off_at_the_answer_deadline(herd_factory):
+    """One deadline for a whole answer (the answers to lines that arrived
+    together), counted from its first byte: a reader that takes a little
+    now and then is aborted at the deadline, not served for minutes."""
+    herd = herd_factory({"Clark": []}, write_timeout_ms=300)
+    addr = herd.addrs["Clark"]
+    ask(addr, f"IAMAT la +34.0522-118.2437 {now_text()}\n".encode())
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(5)
+    s.connect(addr)
+    try:
+        # About 7 MB of answers to lines sent at once: more than the kernel
+        # buffers hold (about 4 MB on loopback).
+        s.sendall(b"WHATSAT la 20 20\n" * 900)
+        started = time.monotonic()
+        ended = None
+        got = 0
+        while time.monotonic() - started < 15:
+            try:
+                chunk = s.recv(1000)
+            except ConnectionResetError:
+                ended = time.monotonic()
+                break
+            if not chunk:
+                ended = time.monotonic()
+                break
+            got += len(chunk)
+            time.sleep(0.02)  # the slow reader: 50 KB/s at most
+        assert ended is not None, f"still served after {got} bytes"
+        assert got < 2_000_000
+    finally:
+        s.close()
+    assert eventually(lambda: herd.nodes["Clark"].clients == 0)
+    assert eventually(lambda: "answer not taken within 300ms, closed" in herd.log_text("Clark"))
