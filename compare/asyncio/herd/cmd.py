@@ -50,7 +50,8 @@ async def client_line(state, line: bytes, first: bool, out: bytearray):
     if request is protocol.BLANK:
         return CONTINUE
     if isinstance(request, protocol.IAmAt):
-        iamat(state, request, out)
+        if not iamat(state, request, out):
+            invalid(line, out)
         return CONTINUE
     if isinstance(request, protocol.WhatsAt):
         if not await whatsat(state, request, out):
@@ -90,10 +91,16 @@ def _authenticated_hello(state, text: str):
     return BecomePeer(name, nonce)
 
 
-def iamat(state, request: protocol.IAmAt, out: bytearray) -> None:
+def iamat(state, request: protocol.IAmAt, out: bytearray) -> bool:
     """Stamps the receipt time, answers the AT line, offers it to the cache
-    and, if it is the client's newest, floods it to every neighbour."""
-    diff = protocol.format_nanos(state.clock() - request.time)
+    and, if it is the client's newest, floods it to every neighbour. False
+    (nothing answered, nothing changed) when the client's time is more than
+    ``max_clock_ahead_ms`` ahead of the receipt time: exact, in integer
+    nanoseconds; exactly at the limit is still accepted."""
+    now = state.clock()
+    if request.time - now > state.limits.max_clock_ahead_ms * 1_000_000:
+        return False
+    diff = protocol.format_nanos(now - request.time)
     at = protocol.AtLine(
         state.name,
         diff,
@@ -109,6 +116,7 @@ def iamat(state, request: protocol.IAmAt, out: bytearray) -> None:
     stored = state.cache.offer(record)
     if stored is not None:
         state.flooder.flood(stored, None)
+    return True
 
 
 async def whatsat(state, request: protocol.WhatsAt, out: bytearray) -> bool:
