@@ -116,6 +116,8 @@ def iamat(state, request: protocol.IAmAt, out: bytearray) -> bool:
     stored = state.cache.offer(record)
     if stored is not None:
         state.flooder.flood(stored, None)
+        if state.cache.unreported:
+            state.note_evictions()
     return True
 
 
@@ -151,6 +153,8 @@ def peer_line(state, from_name: str, line: bytes) -> bool:
         stored = state.cache.offer(AtRecord.new(request))
         if stored is not None:
             state.flooder.flood(stored, from_name)
+            if state.cache.unreported:
+                state.note_evictions()
         return True
     return False
 

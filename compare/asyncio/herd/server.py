@@ -38,6 +38,7 @@ STOP_DEADLINE = 1.5
 # free their descriptors instead of the loop spinning on accept().
 ACCEPT_ERROR_PAUSE = 0.05
 ACCEPT_BURST_GAP = 1.0
+EVICTION_NOTICE_GAP = 1.0
 LISTEN_BACKLOG = 1024
 
 
@@ -54,7 +55,10 @@ class Node:
         self.clock = clock
         # The herd secret (PROTOCOL §7): None means bare ``PEER <name>`` links.
         self.secret = secret
-        self.cache = Cache()
+        self.cache = Cache(capacity=config.limits.max_cached_clients)
+        # The eviction notice: at most one a second (PROTOCOL §5).
+        self._eviction_notice_at = float("-inf")
+        self._eviction_notice: asyncio.TimerHandle | None = None
         addrs = {s.name: s.addr for s in config.servers}
         self.neighbours = frozenset(me.peers)
         self.flooder = Flooder([(p, addrs[p]) for p in me.peers], config.limits.peer_queue)
@@ -167,6 +171,27 @@ class Node:
             self.release_client(writer)
             finish(writer.transport)
 
+    def note_evictions(self) -> None:
+        """Called when the cache evicted: the notice now, or once a second
+        has passed since the last one."""
+        if self._eviction_notice is not None:
+            return
+        wait = self._eviction_notice_at + EVICTION_NOTICE_GAP - time.monotonic()
+        if wait <= 0:
+            self._report_evictions()
+        else:
+            self._eviction_notice = asyncio.get_running_loop().call_later(wait, self._report_evictions)
+
+    def _report_evictions(self) -> None:
+        self._eviction_notice = None
+        count = self.cache.take_unreported()
+        if count:
+            self._eviction_notice_at = time.monotonic()
+            self.log.notice(
+                f"cache full at {self.limits.max_cached_clients} clients: "
+                f"evicted {count} since the last notice"
+            )
+
     def release_client(self, writer) -> None:
         """The connection stops counting (it ends, or became a link)."""
         if writer in self.client_writers:
@@ -194,6 +219,9 @@ class Node:
             for task in not_done:
                 task.cancel()
             abandoned = len(not_done)
+        if self._eviction_notice is not None:
+            self._eviction_notice.cancel()
+            self._report_evictions()
         took = time.monotonic() - started
         self.log.notice(
             f"{self.name} stopped in {int(took * 1000)} ms (0 worker panics, {abandoned} tasks abandoned)"
