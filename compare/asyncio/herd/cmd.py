@@ -63,6 +63,11 @@ async def client_line(state, line: bytes, first: bool, out: bytearray):
             invalid(line, out)
         return outcome
     if isinstance(request, protocol.Peer) and first and request.name in state.neighbours:
+        # One inbound link per neighbour (PROTOCOL §3): a repeated name
+        # cannot make the real neighbour dump its whole cache again.
+        if state.inbound.is_open(request.name):
+            invalid(line, out)
+            return RefusePeer(request.name, f"a link from {request.name} is open")
         return BecomePeer(request.name)
     # A neighbour's hello that fails (a stranger, a malformed PEER line) is
     # refused and the connection closed (PROTOCOL §3).
