@@ -2,7 +2,7 @@
 [limit flags]`` (src/main.rs, ``node`` only).
 
 flags -> config -> Places -> signals -> bind -> serve -> exit code. Exit
-codes: 0 a clean stop (SIGINT/SIGTERM); 2 a bad command line or config (one
+codes: 0 a clean stop (SIGINT/SIGTERM; SIGHUP reopens the log); 2 a bad command line or config (one
 line on stderr, ``herd: ...``, before any port opens); 1 a failure while
 running (a port in use).
 """
@@ -118,6 +118,10 @@ async def run_node(args) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # SIGHUP reopens the log (PROTOCOL §4, for logrotate); it never stops
+    # the node, not even before the node exists.
+    started: list = []
+    loop.add_signal_handler(signal.SIGHUP, lambda: started and started[0].log.reopen())
     from .server import Node, bind
 
     try:
@@ -130,6 +134,7 @@ async def run_node(args) -> None:
         sock.close()
         raise Failure(f"{args.name}: cannot start: {os_error_text(e)}", 1) from None
     await node.start(sock)
+    started.append(node)
     print(
         f"herd-asyncio: {args.name} listening on {me.addr}, --threads {config.limits.threads} "
         f"accepted (one event loop), log {node.log.path}",

@@ -10,7 +10,7 @@ import time
 
 from . import peer_auth, protocol
 from .cache import AtRecord
-from .places import NearbyQuery, whatsat_json
+from .places import NearbyQuery, whatsat_answer
 
 CONTINUE = "continue"
 CLOSE = "close"
@@ -22,6 +22,20 @@ class BecomePeer:
     def __init__(self, name: str, nonce: str | None = None) -> None:
         self.name = name
         self.nonce = nonce
+
+
+class Answered:
+    """A WHATSAT answered: what its summary log entry says (PROTOCOL §4);
+    otherwise the same as CONTINUE."""
+
+    def __init__(self, at_line: bytes, status: str, results: int, size: int) -> None:
+        self.at_line = at_line
+        self.status = status
+        self.results = results
+        self.size = size
+
+    def summary(self) -> bytes:
+        return self.at_line + f" [answer: {self.status}, {self.results} results, {self.size} bytes]".encode()
 
 
 class RefusePeer:
@@ -40,7 +54,8 @@ def invalid(line: bytes, out: bytearray) -> None:
 
 async def client_line(state, line: bytes, first: bool, out: bytearray):
     """Handles one client line, appending its answer to ``out``; returns
-    CONTINUE, CLOSE, BecomePeer(name[, nonce]) or RefusePeer(name, why)."""
+    CONTINUE, Answered (a WHATSAT), CLOSE, BecomePeer(name[, nonce]) or
+    RefusePeer(name, why)."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
@@ -54,9 +69,11 @@ async def client_line(state, line: bytes, first: bool, out: bytearray):
             invalid(line, out)
         return CONTINUE
     if isinstance(request, protocol.WhatsAt):
-        if not await whatsat(state, request, out):
+        answered = await whatsat(state, request, out)
+        if answered is None:
             invalid(line, out)
-        return CONTINUE
+            return CONTINUE
+        return answered
     if first and state.secret is not None and protocol.fields(text)[:1] == ["PEER"]:
         outcome = _authenticated_hello(state, text)
         if isinstance(outcome, RefusePeer):
@@ -126,10 +143,11 @@ def iamat(state, request: protocol.IAmAt, out: bytearray) -> bool:
     return True
 
 
-async def whatsat(state, request: protocol.WhatsAt, out: bytearray) -> bool:
+async def whatsat(state, request: protocol.WhatsAt, out: bytearray) -> Answered | None:
+    """Appends the answer; None (nothing appended) for a client nobody knows."""
     record = state.cache.get(request.client)
     if record is None:
-        return False
+        return None
     query = NearbyQuery(
         record.location.lat,
         record.location.lng,
@@ -137,12 +155,13 @@ async def whatsat(state, request: protocol.WhatsAt, out: bytearray) -> bool:
         request.radius.metres,
         request.bound,
     )
-    json_text = await whatsat_json(state.places, query)
+    json_text, status, results = await whatsat_answer(state.places, query)
+    start = len(out)
     out += record.line_bytes
     out += b"\n"
     out += json_text.encode("utf-8")
     out += b"\n\n"
-    return True
+    return Answered(record.line_bytes, status, results, len(out) - start)
 
 
 def peer_line(state, from_name: str, line: bytes) -> bool:

@@ -92,7 +92,13 @@ async def serve(state, reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             answered_from = len(out)
             outcome = await cmd.client_line(state, event.data, first, out)
             first = False
-            if len(out) > answered_from:
+            if isinstance(outcome, cmd.Answered):
+                if state.log_answers:
+                    log.sent(addr, _trim_newline(bytes(out[answered_from:])))
+                else:
+                    log.sent(addr, outcome.summary())
+                outcome = cmd.CONTINUE
+            elif len(out) > answered_from:
                 log.sent(addr, _trim_newline(bytes(out[answered_from:])))
         elif isinstance(event, TooLong):
             log.received(addr, event.head)

@@ -62,7 +62,9 @@ class Node:
         addrs = {s.name: s.addr for s in config.servers}
         self.neighbours = frozenset(me.peers)
         self.flooder = Flooder([(p, addrs[p]) for p in me.peers], config.limits.peer_queue)
-        self.log = NodeLog(log_dir, name)
+        self.log = NodeLog(log_dir, name, max_bytes=config.log.max_bytes, keep=config.log.keep)
+        # WHATSAT answers: whole in the log, or one summary entry (PROTOCOL §4).
+        self.log_answers = config.log.answers
         self.inbound = InboundLinks()
         # Admitted client connections, counted from accept() until their
         # socket is gone (or they became a link).
