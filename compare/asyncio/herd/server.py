@@ -10,7 +10,7 @@ is closed at once, unanswered, and the refusal logged; an admitted one gets
 its own task (``connection.serve``), kept in a set so that it is neither
 garbage collected nor forgotten at stop. A connection stops counting only
 when its socket is gone: ``finish`` closes a transport with nothing left to
-send and aborts one with a backlog, since ``close()`` would keep the socket
+send and resets one with a backlog, since ``close()`` would keep the socket
 until a peer that may never read took the rest. Stopping closes the
 listener, aborts every client and link transport (so blocked reads and
 drains return at once), cancels the sender tasks, waits for every task
