@@ -2,7 +2,7 @@
 [limit flags]`` (src/main.rs, ``node`` only).
 
 flags -> config -> Places -> signals -> bind -> serve -> exit code. Exit
-codes: 0 a clean stop (SIGINT/SIGTERM); 2 a bad command line or config (one
+codes: 0 a clean stop (SIGINT/SIGTERM; SIGHUP reopens the log); 2 a bad command line or config (one
 line on stderr, ``herd: ...``, before any port opens); 1 a failure while
 running (a port in use).
 """
@@ -45,7 +45,7 @@ LIMIT_FLAGS = [
      "close a client without a complete line for this long (60000)"),
     ("--max-clients", "max_clients", "N", "client connections; more are closed at once (1024)"),
     ("--write-timeout-ms", "write_timeout_ms", "MS",
-     "drop a client that does not take an answer for this long (10000)"),
+     "drop a client that does not take a whole answer within this long of its first byte (10000)"),
     ("--reconnect-min-ms", "reconnect_min_ms", "MS", "neighbour reconnect backoff start (100)"),
     ("--reconnect-max-ms", "reconnect_max_ms", "MS", "neighbour reconnect backoff cap (2000)"),
     ("--peer-garbage-lines", "peer_garbage_lines", "N",
@@ -58,6 +58,16 @@ LIMIT_FLAGS = [
      "accepted and ignored: the blocking build parks quiet clients off its pool (100)"),
     ("--places-timeout-ms", "places_timeout_ms", "MS",
      "a WHATSAT waits at most this long for Places (5000)"),
+    ("--max-clock-ahead-ms", "max_clock_ahead_ms", "MS",
+     "an IAMAT further ahead of this server's clock is invalid (60000)"),
+    ("--max-cached-clients", "max_cached_clients", "N",
+     "clients kept in the cache; past it the oldest is evicted (1000000)"),
+]
+
+LOG_FLAGS = [
+    ("--log-max-bytes", "log_max_bytes", "BYTES",
+     "rotate the log when the next entry would take it past this; 0: never (0)"),
+    ("--log-keep", "log_keep", "K", "rotated logs kept, NAME.log.1 .. NAME.log.K (5)"),
 ]
 
 
@@ -72,16 +82,26 @@ def parser() -> argparse.ArgumentParser:
         help="accepted and logged (the asyncio build runs one event loop)",
     )
     node.add_argument("--log-dir", metavar="DIR", default="logs", help="log directory (logs)")
-    for flag, dest, metavar, text in LIMIT_FLAGS:
+    for flag, dest, metavar, text in LIMIT_FLAGS + LOG_FLAGS:
         node.add_argument(flag, dest=dest, metavar=metavar, type=_count, help=text)
+    node.add_argument(
+        "--log-answers", dest="log_answers", action="store_true", default=None,
+        help="log whole WHATSAT answers, not one summary entry each",
+    )
     return p
 
 
-async def run_node(args) -> None:
-    overrides = configmod.Overrides(
+def overrides_from(args) -> configmod.Overrides:
+    """The flags that beat the config file."""
+    return configmod.Overrides(
         threads=args.threads,
-        **{dest: getattr(args, dest) for _, dest, _, _ in LIMIT_FLAGS},
+        log_answers=args.log_answers,
+        **{dest: getattr(args, dest) for _, dest, _, _ in LIMIT_FLAGS + LOG_FLAGS},
     )
+
+
+async def run_node(args) -> None:
+    overrides = overrides_from(args)
     try:
         config = configmod.load(args.config, overrides)
         me = config.server(args.name)
@@ -98,6 +118,10 @@ async def run_node(args) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # SIGHUP reopens the log (PROTOCOL §4, for logrotate); it never stops
+    # the node, not even before the node exists.
+    started: list = []
+    loop.add_signal_handler(signal.SIGHUP, lambda: started and started[0].log.reopen())
     from .server import Node, bind
 
     try:
@@ -110,6 +134,7 @@ async def run_node(args) -> None:
         sock.close()
         raise Failure(f"{args.name}: cannot start: {os_error_text(e)}", 1) from None
     await node.start(sock)
+    started.append(node)
     print(
         f"herd-asyncio: {args.name} listening on {me.addr}, --threads {config.limits.threads} "
         f"accepted (one event loop), log {node.log.path}",

@@ -10,7 +10,7 @@ import time
 
 from . import peer_auth, protocol
 from .cache import AtRecord
-from .places import NearbyQuery, whatsat_json
+from .places import NearbyQuery, whatsat_answer
 
 CONTINUE = "continue"
 CLOSE = "close"
@@ -22,6 +22,20 @@ class BecomePeer:
     def __init__(self, name: str, nonce: str | None = None) -> None:
         self.name = name
         self.nonce = nonce
+
+
+class Answered:
+    """A WHATSAT answered: what its summary log entry says (PROTOCOL §4);
+    otherwise the same as CONTINUE."""
+
+    def __init__(self, at_line: bytes, status: str, results: int, size: int) -> None:
+        self.at_line = at_line
+        self.status = status
+        self.results = results
+        self.size = size
+
+    def summary(self) -> bytes:
+        return self.at_line + f" [answer: {self.status}, {self.results} results, {self.size} bytes]".encode()
 
 
 class RefusePeer:
@@ -40,7 +54,8 @@ def invalid(line: bytes, out: bytearray) -> None:
 
 async def client_line(state, line: bytes, first: bool, out: bytearray):
     """Handles one client line, appending its answer to ``out``; returns
-    CONTINUE, CLOSE, BecomePeer(name[, nonce]) or RefusePeer(name, why)."""
+    CONTINUE, Answered (a WHATSAT), CLOSE, BecomePeer(name[, nonce]) or
+    RefusePeer(name, why)."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
@@ -50,18 +65,26 @@ async def client_line(state, line: bytes, first: bool, out: bytearray):
     if request is protocol.BLANK:
         return CONTINUE
     if isinstance(request, protocol.IAmAt):
-        iamat(state, request, out)
-        return CONTINUE
-    if isinstance(request, protocol.WhatsAt):
-        if not await whatsat(state, request, out):
+        if not iamat(state, request, out):
             invalid(line, out)
         return CONTINUE
+    if isinstance(request, protocol.WhatsAt):
+        answered = await whatsat(state, request, out)
+        if answered is None:
+            invalid(line, out)
+            return CONTINUE
+        return answered
     if first and state.secret is not None and protocol.fields(text)[:1] == ["PEER"]:
         outcome = _authenticated_hello(state, text)
         if isinstance(outcome, RefusePeer):
             invalid(line, out)
         return outcome
     if isinstance(request, protocol.Peer) and first and request.name in state.neighbours:
+        # One inbound link per neighbour (PROTOCOL §3): a repeated name
+        # cannot make the real neighbour dump its whole cache again.
+        if state.inbound.is_open(request.name):
+            invalid(line, out)
+            return RefusePeer(request.name, f"a link from {request.name} is open")
         return BecomePeer(request.name)
     # A neighbour's hello that fails (a stranger, a malformed PEER line) is
     # refused and the connection closed (PROTOCOL §3).
@@ -90,10 +113,16 @@ def _authenticated_hello(state, text: str):
     return BecomePeer(name, nonce)
 
 
-def iamat(state, request: protocol.IAmAt, out: bytearray) -> None:
+def iamat(state, request: protocol.IAmAt, out: bytearray) -> bool:
     """Stamps the receipt time, answers the AT line, offers it to the cache
-    and, if it is the client's newest, floods it to every neighbour."""
-    diff = protocol.format_nanos(state.clock() - request.time)
+    and, if it is the client's newest, floods it to every neighbour. False
+    (nothing answered, nothing changed) when the client's time is more than
+    ``max_clock_ahead_ms`` ahead of the receipt time: exact, in integer
+    nanoseconds; exactly at the limit is still accepted."""
+    now = state.clock()
+    if request.time - now > state.limits.max_clock_ahead_ms * 1_000_000:
+        return False
+    diff = protocol.format_nanos(now - request.time)
     at = protocol.AtLine(
         state.name,
         diff,
@@ -109,12 +138,16 @@ def iamat(state, request: protocol.IAmAt, out: bytearray) -> None:
     stored = state.cache.offer(record)
     if stored is not None:
         state.flooder.flood(stored, None)
+        if state.cache.unreported:
+            state.note_evictions()
+    return True
 
 
-async def whatsat(state, request: protocol.WhatsAt, out: bytearray) -> bool:
+async def whatsat(state, request: protocol.WhatsAt, out: bytearray) -> Answered | None:
+    """Appends the answer; None (nothing appended) for a client nobody knows."""
     record = state.cache.get(request.client)
     if record is None:
-        return False
+        return None
     query = NearbyQuery(
         record.location.lat,
         record.location.lng,
@@ -122,12 +155,13 @@ async def whatsat(state, request: protocol.WhatsAt, out: bytearray) -> bool:
         request.radius.metres,
         request.bound,
     )
-    json_text = await whatsat_json(state.places, query)
+    json_text, status, results = await whatsat_answer(state.places, query)
+    start = len(out)
     out += record.line_bytes
     out += b"\n"
     out += json_text.encode("utf-8")
     out += b"\n\n"
-    return True
+    return Answered(record.line_bytes, status, results, len(out) - start)
 
 
 def peer_line(state, from_name: str, line: bytes) -> bool:
@@ -143,6 +177,8 @@ def peer_line(state, from_name: str, line: bytes) -> bool:
         stored = state.cache.offer(AtRecord.new(request))
         if stored is not None:
             state.flooder.flood(stored, from_name)
+            if state.cache.unreported:
+                state.note_evictions()
         return True
     return False
 

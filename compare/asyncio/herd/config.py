@@ -48,6 +48,11 @@ class Limits:
     peer_garbage_lines: int = 10
     peer_queue: int = 10_000
     handshake_timeout_ms: int = 5000
+    # An IAMAT whose time is more than this ahead of the server's clock is
+    # invalid (PROTOCOL §5).
+    max_clock_ahead_ms: int = 60_000
+    # Clients kept in the cache; past it the oldest is evicted (PROTOCOL §5).
+    max_cached_clients: int = 1_000_000
     # The blocking build parks quiet clients off its worker pool after this
     # long; an event loop has no pool, so it is accepted and ignored here.
     park_idle_ms: int = 100
@@ -68,10 +73,25 @@ _LIMIT_KEYS = {
     "peer_queue": U64,
     "handshake_timeout_ms": U64,
     "park_idle_ms": U64,
+    "max_clock_ahead_ms": U64,
+    "max_cached_clients": U64,
 }
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """``[log]`` (PROTOCOL §4): size rotation (0: off) and whole WHATSAT
+    answers instead of summary entries."""
+
+    max_bytes: int = 0
+    keep: int = 5
+    answers: bool = False
+
+
+_LOG_KEYS = ("max_bytes", "keep", "answers")
 _PLACES_KEYS = ("provider", "url", "timeout_ms")
 _SERVER_KEYS = ("name", "addr", "peers")
-_TOP_KEYS = ("places", "server", "herd", "limits")
+_TOP_KEYS = ("places", "server", "herd", "limits", "log")
 
 
 @dataclass
@@ -88,6 +108,11 @@ class Overrides:
     handshake_timeout_ms: int | None = None
     park_idle_ms: int | None = None
     places_timeout_ms: int | None = None
+    max_clock_ahead_ms: int | None = None
+    max_cached_clients: int | None = None
+    log_max_bytes: int | None = None
+    log_keep: int | None = None
+    log_answers: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +122,7 @@ class Config:
     limits: Limits
     # The name of the environment variable holding the herd secret, if any.
     secret_env: str | None = None
+    log: LogConfig = field(default_factory=LogConfig)
 
     def server(self, name: str) -> ServerConfig:
         for s in self.servers:
@@ -223,8 +249,9 @@ def parse(text: str, overrides: Overrides) -> Config:
     servers_raw = raw.get("server", [])
     if not isinstance(servers_raw, list):
         raise ConfigError(f"{_line_of(text, 'server')}invalid type for `server`, expected an array of tables")
+    log = _log(text, _check_table(text, raw.get("log", {}), _LOG_KEYS, "log"), overrides)
     servers = _servers(text, servers_raw)
-    return Config(places, servers, limits, secret_env)
+    return Config(places, servers, limits, secret_env, log)
 
 
 def read_secret(config: Config, environ=None) -> bytes | None:
@@ -285,6 +312,8 @@ def _limits(text: str, raw: dict, o: Overrides) -> Limits:
         "peer_garbage_lines",
         "peer_queue",
         "handshake_timeout_ms",
+        "max_clock_ahead_ms",
+        "max_cached_clients",
     ):
         if getattr(limits, name) == 0:
             raise ConfigError(f"[limits] {name} must be more than 0")
@@ -293,6 +322,32 @@ def _limits(text: str, raw: dict, o: Overrides) -> Limits:
     if limits.reconnect_max_ms < limits.reconnect_min_ms:
         raise ConfigError("[limits] reconnect_max_ms must be at least reconnect_min_ms")
     return limits
+
+
+def _log(text: str, raw: dict, o: Overrides) -> LogConfig:
+    max_bytes = o.log_max_bytes if o.log_max_bytes is not None else _int(text, raw, "max_bytes", U64)
+    keep = o.log_keep if o.log_keep is not None else _int(text, raw, "keep", U64)
+    answers = o.log_answers if o.log_answers else _bool(text, raw, "answers")
+    d = LogConfig()
+    log = LogConfig(
+        d.max_bytes if max_bytes is None else max_bytes,
+        d.keep if keep is None else keep,
+        d.answers if answers is None else answers,
+    )
+    if log.keep == 0:
+        raise ConfigError("[log] keep must be more than 0")
+    return log
+
+
+def _bool(text: str, table: dict, key: str) -> bool | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"{_line_of(text, key)}invalid type: {type(value).__name__} for `{key}`, expected a boolean"
+        )
+    return value
 
 
 def _servers(text: str, raw: list) -> tuple[ServerConfig, ...]:

@@ -5,7 +5,9 @@ Reads lines with the bounded ``LineReader``, passes each to
 ``cmd.client_line`` and writes the answers back in order: answers to
 pipelined lines are gathered and written together once no further complete
 line is buffered, so each answer (a whole WHATSAT answer included) leaves in
-one write. Every ``drain`` is bounded by the write timeout. A valid ``PEER``
+one write. Each such write has one deadline for all of it (``write_out``);
+a client that does not take it in time is reset (``finish``), so that its
+socket is gone when it stops counting. A valid ``PEER``
 first line turns the task into an inbound link (``peer.py``), after the
 challenge-response handshake where the herd has a secret.
 """
@@ -13,6 +15,8 @@ challenge-response handshake where the herd has a secret.
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 import time
 
 from . import cmd, peer
@@ -31,14 +35,42 @@ def duration_debug(ms: int) -> str:
 
 
 async def write_out(state, writer: asyncio.StreamWriter, out: bytearray) -> None:
-    """Writes ``out`` and waits (at most the write timeout) for the kernel to
-    take it; raises on a broken or too slow client."""
+    """Writes ``out`` (the answers to lines that arrived together) and waits
+    until the kernel took all of it: one deadline, ``write_timeout_ms`` from
+    its first byte, for the whole of it (the transport's high-water mark is
+    0, so ``drain()`` returns only once nothing is left). Raises OSError on
+    a broken client and TimeoutError on one too slow to take it."""
     if not out:
         return
     writer.write(bytes(out))
     out.clear()
     async with asyncio.timeout(state.limits.write_timeout_ms / 1000):
         await writer.drain()
+
+
+def finish(transport) -> None:
+    """Closes ``transport`` now: gracefully when everything it was given has
+    reached the kernel, else by ``reset``, so the socket never waits on a
+    peer that does not read."""
+    if transport is None:
+        return
+    if transport.get_write_buffer_size() == 0:
+        transport.close()
+    else:
+        reset(transport)
+
+
+def reset(transport) -> None:
+    """Aborts with a TCP reset. ``transport.abort()`` alone only closes the
+    descriptor: the kernel would still hold what it already took (megabytes
+    on loopback) and trickle it to a slow reader for as long as it reads."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    transport.abort()
 
 
 async def serve(state, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, addr) -> None:
@@ -60,7 +92,13 @@ async def serve(state, reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             answered_from = len(out)
             outcome = await cmd.client_line(state, event.data, first, out)
             first = False
-            if len(out) > answered_from:
+            if isinstance(outcome, cmd.Answered):
+                if state.log_answers:
+                    log.sent(addr, _trim_newline(bytes(out[answered_from:])))
+                else:
+                    log.sent(addr, outcome.summary())
+                outcome = cmd.CONTINUE
+            elif len(out) > answered_from:
                 log.sent(addr, _trim_newline(bytes(out[answered_from:])))
         elif isinstance(event, TooLong):
             log.received(addr, event.head)
@@ -84,8 +122,9 @@ async def serve(state, reader: asyncio.StreamReader, writer: asyncio.StreamWrite
                 continue
             try:
                 await write_out(state, writer, out)
-            except (OSError, TimeoutError):
+            except (OSError, TimeoutError) as e:
                 out.clear()
+                _write_failed(state, addr, e)
                 ending = "broken"
                 break
         elif outcome == cmd.CLOSE:
@@ -101,8 +140,12 @@ async def serve(state, reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     if ending != "broken":
         try:
             await write_out(state, writer, out)
-        except (OSError, TimeoutError):
+        except (OSError, TimeoutError) as e:
+            _write_failed(state, addr, e)
             ending = "broken"
+    if ending == "broken":
+        # Whatever is left unsent is dropped with a reset, now.
+        finish(writer.transport)
     if isinstance(ending, cmd.BecomePeer) and ending.nonce is not None:
         # Challenge-response first (PROTOCOL §7); until it succeeds the
         # connection still counts as a client.
@@ -141,6 +184,12 @@ async def linger_close(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         if not data:
             break
         drained += len(data)
+
+
+def _write_failed(state, addr, e: BaseException) -> None:
+    if isinstance(e, TimeoutError):
+        ms = state.limits.write_timeout_ms
+        state.log.notice(f"{_addr(addr)}: answer not taken within {duration_debug(ms)}, closed")
 
 
 def _trim_newline(text: bytes) -> bytes:

@@ -6,6 +6,14 @@ buffer; the buffer is written to the file once per turn of the event loop
 (``call_soon``), so a burst of entries costs one ``write``. Bytes other than
 printable ASCII are written ``\\xNN`` so that a client cannot forge an
 entry, and entries are cut at 4 KiB. No API key ever reaches this module.
+
+Size rotation (``[log] max_bytes``, ``keep``; PROTOCOL §4): when the next
+entry would take the file past ``max_bytes``, ``NAME.log`` becomes
+``NAME.log.1``, older ones shift up to ``NAME.log.K`` and the oldest is
+deleted; an entry is never split, and one larger than the limit goes alone
+into a fresh file. The size counts what the file held when it was opened.
+``reopen`` (SIGHUP) opens ``NAME.log`` again, creating it if it was moved
+away, and writes ``log reopened`` as the new file's first entry.
 """
 
 from __future__ import annotations
@@ -53,13 +61,22 @@ def format_addr(addr) -> str:
 
 
 class NodeLog:
-    def __init__(self, log_dir: str, name: str) -> None:
+    def __init__(self, log_dir: str, name: str, max_bytes: int = 0, keep: int = 5) -> None:
         os.makedirs(log_dir, exist_ok=True)
         self.path = os.path.join(log_dir, f"{name}.log")
-        self._file = open(self.path, "ab", buffering=0)
+        self.max_bytes = max_bytes  # 0: no size rotation
+        self.keep = max(1, keep)
+        self._file = None
+        self._size = 0
+        self._open()
         self._pending: list[bytes] = []
         self._scheduled = False
         self._failed = False
+        self._closed = False
+
+    def _open(self) -> None:
+        self._file = open(self.path, "ab", buffering=0)
+        self._size = os.fstat(self._file.fileno()).st_size
 
     def entry(self, direction: str, other_end, data: bytes) -> None:
         text = f"{timestamp()} {direction} {format_addr(other_end)} ".encode() + escape(data) + b"\n"
@@ -87,17 +104,75 @@ class NodeLog:
         self._scheduled = False
         if not self._pending:
             return
-        data = b"".join(self._pending)
-        self._pending.clear()
+        entries = self._pending
+        self._pending = []
+        if not self.max_bytes:
+            self._write(b"".join(entries))
+            return
+        chunk: list[bytes] = []
+        size = self._size
+        for entry in entries:
+            if size > 0 and size + len(entry) > self.max_bytes:
+                self._write(b"".join(chunk))
+                chunk = []
+                self._rotate()
+                size = self._size
+            chunk.append(entry)
+            size += len(entry)
+        self._write(b"".join(chunk))
+
+    def _write(self, data: bytes) -> None:
+        if not data:
+            return
         try:
             self._file.write(data)
+            self._size += len(data)
+        except (OSError, ValueError) as e:
+            self._complain(e)
+
+    def _rotate(self) -> None:
+        """NAME.log -> NAME.log.1 -> ... -> NAME.log.K (the old K deleted)."""
+        try:
+            self._file.close()
+            for i in range(self.keep - 1, 0, -1):
+                older = f"{self.path}.{i}"
+                if os.path.exists(older):
+                    os.replace(older, f"{self.path}.{i + 1}")
+            os.replace(self.path, f"{self.path}.1")
         except OSError as e:
-            if not self._failed:
-                self._failed = True
-                print(f"herd: cannot write the node log: {e}", file=sys.stderr)
+            self._complain(e)
+        try:
+            self._open()
+        except OSError as e:
+            self._complain(e)
+
+    def reopen(self) -> None:
+        """SIGHUP: what is pending goes to the old file, then NAME.log is
+        opened again (created if it was moved away)."""
+        if self._closed:
+            return
+        self.flush()
+        try:
+            fresh = open(self.path, "ab", buffering=0)
+        except OSError as e:
+            self._complain(e)
+            return
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        self._file = fresh
+        self._size = os.fstat(fresh.fileno()).st_size
+        self.notice("log reopened")
+
+    def _complain(self, e: BaseException) -> None:
+        if not self._failed:
+            self._failed = True
+            print(f"herd: cannot write the node log: {e}", file=sys.stderr)
 
     def close(self) -> None:
         self.flush()
+        self._closed = True
         try:
             self._file.close()
         except OSError:

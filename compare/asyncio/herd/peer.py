@@ -3,8 +3,14 @@
 A connection whose first line is a valid ``PEER <name>`` is handed here by
 ``connection.py``; the same task goes on serving it as a link, with no idle
 timeout. Each line goes to ``cmd.peer_line`` (AT -> cache -> flood). A
-second link from the same neighbour replaces the first (the old one's
-transport is closed, which ends its task). Nothing is ever answered on a
+neighbour holds one inbound link at a time (PROTOCOL §3): without a secret,
+a second ``PEER`` while the old link is open and alive is refused
+(``InboundLinks.is_open``: a non-blocking ``MSG_PEEK`` on a dup of the old
+socket, so that no byte is taken from it), and only a dead link is replaced;
+with a secret, the new link replaces the old once its handshake succeeded.
+A replaced link's transport is aborted, which ends its task. Accepted links
+get TCP keepalive (10 s idle, 3 probes 2 s apart), so that a link whose host
+vanished is found dead. Nothing is ever answered on a
 link; invalid lines are logged and counted (``peer_garbage_lines``).
 Where the herd has a secret, ``handshake`` runs the acceptor's side of the
 challenge-response (PROTOCOL §7) before ``accept``.
@@ -14,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import socket
 
 from . import cmd, peer_auth
 from .line_reader import EOF, IDLE, Line, LineReader, TooLong
@@ -40,6 +48,58 @@ class InboundLinks:
 
     def connected(self) -> list[str]:
         return sorted(self.open)
+
+    def is_open(self, name: str) -> bool:
+        """True when ``name`` has an inbound link that is open and alive."""
+        link = self.open.get(name)
+        if link is None:
+            return False
+        transport = link.writer.transport
+        if transport is None or transport.is_closing():
+            return False
+        sock = link.writer.get_extra_info("socket")
+        return sock is not None and link_alive(sock)
+
+
+def link_alive(sock) -> bool:
+    """Peeks at ``sock`` without blocking and without taking a byte: EOF
+    (the neighbour closed) or an error (reset, ...) is dead; data waiting or
+    nothing yet (EAGAIN) is alive. Works on a dup of the descriptor, since
+    the event loop owns the socket object."""
+    try:
+        fd = sock.fileno()
+        if fd < 0:
+            return False
+        dup = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return False
+    try:
+        dup.setblocking(False)
+        return dup.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        dup.close()
+
+
+KEEPALIVE_IDLE_S = 10
+KEEPALIVE_INTERVAL_S = 2
+KEEPALIVE_PROBES = 3
+
+
+def keepalive(sock) -> None:
+    """TCP keepalive on an accepted link (PROTOCOL §5): a vanished host's
+    link fails within about 16 s (Linux options; elsewhere SO_KEEPALIVE)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in (("TCP_KEEPIDLE", KEEPALIVE_IDLE_S), ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
+                              ("TCP_KEEPCNT", KEEPALIVE_PROBES)):
+            if hasattr(socket, option):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+    except OSError:
+        pass
 
 
 def _close(writer: asyncio.StreamWriter) -> None:
@@ -110,6 +170,9 @@ async def accept(state, name: str, lines: LineReader, reader, writer, addr) -> N
     link_id = next(_ids)
     log = state.log
     log.notice(f"link from {name} ({format_addr(addr)}) up")
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        keepalive(sock)
     old = state.inbound.open.get(name)
     state.inbound.open[name] = Inbound(link_id, writer)
     if old is not None:

@@ -107,7 +107,7 @@ def decimal_within(text: str, limit: int) -> bool:
     return whole < limit or (whole == limit and frac_is_zero)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     lat: float
     lng: float

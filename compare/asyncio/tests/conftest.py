@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from herd.config import Config, Limits, PlacesConfig, ServerConfig  # noqa: E402
+from herd.config import Config, Limits, LogConfig, PlacesConfig, ServerConfig  # noqa: E402
 from herd.places.offline import Offline  # noqa: E402
 from herd.server import Node, bind  # noqa: E402
 
@@ -23,9 +23,11 @@ class RunningHerd:
     """Nodes on ephemeral ports, all on one event loop in a thread."""
 
     def __init__(
-        self, links: dict[str, list[str]], log_dir: str, secrets: dict[str, bytes] | None = None, **limits
+        self, links: dict[str, list[str]], log_dir: str, secrets: dict[str, bytes] | None = None,
+        clock=None, log=None, **limits
     ) -> None:
         self.secrets = secrets or {}
+        self.clock = clock
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -42,6 +44,7 @@ class RunningHerd:
                 for name in links
             ),
             Limits(**limits),
+            log=log or LogConfig(),
         )
         self.log_dir = log_dir
         self.nodes: dict[str, Node] = {}
@@ -53,7 +56,8 @@ class RunningHerd:
 
     def start(self, name: str) -> None:
         async def go():
-            node = Node(self.config, name, Offline(), self.log_dir, secret=self.secrets.get(name))
+            extra = {} if self.clock is None else {"clock": self.clock}
+            node = Node(self.config, name, Offline(), self.log_dir, secret=self.secrets.get(name), **extra)
             sock = self.socks.get(name) or bind(f"127.0.0.1:{self.addrs[name][1]}")
             await node.start(sock)
             return node
@@ -84,6 +88,7 @@ def herd_factory(tmp_path):
     made: list[RunningHerd] = []
 
     def make(links: dict[str, list[str]], secrets: dict[str, bytes] | None = None, **limits) -> RunningHerd:
+        """``clock=`` (nanoseconds) and ``log=`` (LogConfig) as well as limits."""
         herd = RunningHerd(links, str(tmp_path), secrets, **limits)
         made.append(herd)
         return herd

@@ -1,5 +1,5 @@
-"""Link replacement, a link's stall limit, and the Google providers against a
-local HTTP stub."""
+"""A link's stall limit, and the Google providers against a local HTTP stub
+(link replacement: test_link_rule.py)."""
 
 from __future__ import annotations
 
@@ -16,31 +16,6 @@ from herd.flood import limit_unacked
 from herd.places import NearbyQuery, whatsat_json
 from herd.places.google import Google
 from herd.places.google_new import FIELD_MASK, GoogleNew
-
-
-def test_a_second_link_from_a_neighbour_replaces_the_first(herd_factory):
-    herd = herd_factory({"A": ["B"], "B": []})
-    # B itself would also link to A as "B" and race the test's links.
-    herd.stop("B")
-    a = herd.addrs["A"]
-
-    def links_up() -> int:
-        return sum(
-            1 for line in herd.log_text("A").splitlines() if "link from B (" in line and ") up" in line
-        )
-
-    before = links_up()
-    first = socket.create_connection(a, timeout=5)
-    first.sendall(b"PEER B\n")
-    assert eventually(lambda: links_up() == before + 1)
-    second = socket.create_connection(a, timeout=5)
-    second.sendall(b"PEER B\n")
-    assert first.recv(10) == b""  # the old link is closed
-    second.sendall(f"AT B +0.000000000 via-second +1+1 {now_text()}\n".encode())
-    assert eventually(lambda: ask(a, b"WHATSAT via-second 1 1\n").startswith(b"AT B "))
-    assert eventually(lambda: "the new link replaces the old one" in herd.log_text("A"))
-    first.close()
-    second.close()
 
 
 @pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux only")

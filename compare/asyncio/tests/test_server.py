@@ -125,6 +125,8 @@ def test_queue_overflow_forces_a_catch_up(herd_factory):
 
 def test_garbage_on_a_link_closes_it(herd_factory):
     herd = herd_factory({"A": ["B"], "B": []}, peer_garbage_lines=3)
+    # The test plays B: B's own live link would have its PEER refused.
+    herd.stop("B")
     with socket.create_connection(herd.addrs["A"], timeout=5) as s:
         s.sendall(b"PEER B\nnonsense\nmore\n\xff\n")
         assert s.recv(100) == b""  # closed, never answered

@@ -77,11 +77,19 @@ def squeeze_newlines(text: str) -> str:
 
 
 async def whatsat_json(places, query: NearbyQuery) -> str:
+    return (await whatsat_answer(places, query))[0]
+
+
+async def whatsat_answer(places, query: NearbyQuery) -> tuple[str, str, int]:
+    """The WHATSAT JSON, its status and its number of results (the last
+    two for the log's summary entry)."""
     try:
         obj = shape_success(await places.nearby(query), query.bound)
     except PlacesError as error:
         obj = error_object(error)
-    return squeeze_newlines(to_google_json(obj))
+    results = obj.get("results")
+    count = len(results) if isinstance(results, list) else 0
+    return squeeze_newlines(to_google_json(obj)), str(obj.get("status")), count
 
 
 async def from_config(config, api_key: str | None):
