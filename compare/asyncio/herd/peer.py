@@ -9,7 +9,7 @@ a second ``PEER`` while the old link is open and alive is refused
 socket, so that no byte is taken from it), and only a dead link is replaced;
 with a secret, the new link replaces the old once its handshake succeeded.
 A replaced link's transport is aborted, which ends its task. Accepted links
-get TCP keepalive (10 s idle, 3 probes 2 s apart), so that a link whose host
+get TCP keepalive (5 s idle, 3 probes 1 s apart), so that a link whose host
 vanished is found dead. Nothing is ever answered on a
 link; invalid lines are logged and counted (``peer_garbage_lines``).
 Where the herd has a secret, ``handshake`` runs the acceptor's side of the
@@ -84,14 +84,14 @@ def link_alive(sock) -> bool:
         dup.close()
 
 
-KEEPALIVE_IDLE_S = 10
-KEEPALIVE_INTERVAL_S = 2
+KEEPALIVE_IDLE_S = 5
+KEEPALIVE_INTERVAL_S = 1
 KEEPALIVE_PROBES = 3
 
 
 def keepalive(sock) -> None:
     """TCP keepalive on an accepted link (PROTOCOL §5): a vanished host's
-    link fails within about 16 s (Linux options; elsewhere SO_KEEPALIVE)."""
+    link fails within about 8 s (Linux options; elsewhere SO_KEEPALIVE)."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         for option, value in (("TCP_KEEPIDLE", KEEPALIVE_IDLE_S), ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
