@@ -219,6 +219,93 @@ fn a_client_that_never_reads_is_dropped_at_the_write_timeout() {
     );
 }
 
+/// A client that reads its answers a few KiB at a time, from a socket
+/// with a small receive buffer: each of the server's writes takes a little,
+/// and no single write ever waits as long as `write_timeout_ms`.
+fn slow_reader(herd: &TestHerd) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    // Before connecting, so that the window offered is small from the start.
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(&herd.addr("Clark").into()).expect("connect");
+    let stream = TcpStream::from(socket);
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    stream
+}
+
+/// Sends 2,000 WHATSATs for a known client at once (about 15 MB of
+/// answers: more than the kernel's send buffer, at most 4 MiB by default,
+/// can take), then reads 2 KiB every 50 ms (the slow reader's pace);
+/// returns how long after the request the server closed, or `None` if it
+/// still held the connection after 12 s.
+fn closed_while_reading_slowly(client: &mut TcpStream, id: &str) -> Option<Duration> {
+    let started = Instant::now();
+    client
+        .write_all(format!("WHATSAT {id} 50 20\n").repeat(2000).as_bytes())
+        .expect("send the requests");
+    let mut buf = [0u8; 2048];
+    while started.elapsed() < Duration::from_secs(12) {
+        match client.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return Some(started.elapsed()),
+            Ok(_) => {}
+        }
+        // The slow reader's pace, not a wait for the server.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn a_slow_reader_is_closed_one_write_timeout_after_its_answer_started() {
+    // Once the send buffer is full, each write of the server sends a little
+    // and returns at its timeout, so a timeout per write would hold this
+    // client for minutes (megabytes at 40 KiB/s): the deadline is the
+    // answer's.
+    let herd = TestHerd::single("[limits]\nwrite_timeout_ms = 1000\npark_idle_ms = 0\n");
+    herd.ask("Clark", "IAMAT slow.example +34.068930-118.445127 1");
+    let mut client = slow_reader(&herd);
+    let took = closed_while_reading_slowly(&mut client, "slow.example");
+    let took = took.expect("a slow reader held the connection for 12 s");
+    // 1 s deadline, plus slack for a busy 2-core machine.
+    assert!(took < Duration::from_secs(4), "closed after {took:?}");
+    assert!(took >= Duration::from_millis(900), "closed after {took:?}");
+    assert!(eventually(DEADLINE, || herd
+        .log("Clark")
+        .contains("answer not taken within")));
+    assert!(eventually(DEADLINE, || herd
+        .node("Clark")
+        .state()
+        .sockets
+        .is_empty()));
+}
+
+#[test]
+fn a_slow_reader_back_from_the_poller_gets_one_deadline_too() {
+    // The same client, parked first (quiet for park_idle_ms) and then
+    // resumed on a worker by its requests: the rule holds on that path.
+    let herd = TestHerd::single("[limits]\nwrite_timeout_ms = 1000\npark_idle_ms = 20\n");
+    herd.ask("Clark", "IAMAT parked-slow.example +34.068930-118.445127 1");
+    let mut client = slow_reader(&herd);
+    assert!(
+        eventually(DEADLINE, || herd.node("Clark").state().metrics.parked_now()
+            == 1),
+        "never parked"
+    );
+    let took = closed_while_reading_slowly(&mut client, "parked-slow.example");
+    let took = took.expect("a slow reader held the connection for 12 s");
+    assert!(took < Duration::from_secs(4), "closed after {took:?}");
+    assert!(eventually(DEADLINE, || herd
+        .node("Clark")
+        .state()
+        .sockets
+        .is_empty()));
+}
+
 #[test]
 fn stopping_a_node_with_idle_and_busy_clients_is_prompt_and_clean() {
     let mut herd = TestHerd::single("");
