@@ -34,6 +34,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start-up: the size of the flags' struct does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Commands {
     /// Run one server of the herd.
     Node(NodeArgs),

@@ -443,7 +443,7 @@ fn a_slow_reader_is_closed_one_write_timeout_after_its_answer_started() {
         .expect("send the requests");
     let mut buf = [0u8; 2048];
     let mut closed = None;
-    while started.elapsed() < Duration::from_secs(12) {
+    while started.elapsed() < Duration::from_secs(15) {
         match client.read(&mut buf) {
             Ok(0) => closed = Some(started.elapsed()),
             Err(e)
@@ -460,8 +460,11 @@ fn a_slow_reader_is_closed_one_write_timeout_after_its_answer_started() {
         // The slow reader's pace, not a wait for the server.
         std::thread::sleep(Duration::from_millis(50));
     }
-    let took = closed.expect("a slow reader held the connection for 12 s");
-    assert!(took < Duration::from_secs(4), "closed after {took:?}");
+    let took = closed.expect("a slow reader held the connection for 15 s");
+    // The deadline (1 s) plus the time to make the answers (a debug
+    // build on a busy machine): far below the minutes a deadline per write
+    // would allow.
+    assert!(took < Duration::from_secs(8), "closed after {took:?}");
     assert!(took >= Duration::from_millis(900), "closed after {took:?}");
     assert!(eventually(DEADLINE, || log_text(dir.path())
         .contains("answer not taken within 1s, closed")));
