@@ -1,6 +1,6 @@
 //! Micro-benchmarks of the pure core, the work a line costs apart from I/O:
 //! parsing an IAMAT, making its AT record, logging it, offering records to
-//! the cache (alone and under contention from other threads), the whole of
+//! the cache (alone, at its bound, and under contention from other threads), the whole of
 //! an IAMAT's own work, and shaping a Places answer into WHATSAT JSON. Run by `cargo bench --bench core` (criterion
 //! prints time per iteration and its change since the last run).
 //!
@@ -116,6 +116,24 @@ fn cache_offer(c: &mut Criterion) {
                 record(t as usize % 10_000, t)
             },
             |r| cache.offer(r),
+            BatchSize::SmallInput,
+        )
+    });
+    // A full cache (PROTOCOL §5, max_cached_clients): each new client
+    // evicts the oldest one.
+    let full = Cache::bounded(10_000);
+    for i in 0..10_000 {
+        full.offer(record(i, 1));
+    }
+    let mut newcomer = 10_000;
+    c.bench_function("cache offer, full (10k bound), a new client evicts", |b| {
+        b.iter_batched(
+            || {
+                newcomer += 1;
+                t += 1;
+                record(newcomer, t)
+            },
+            |r| full.offer(r),
             BatchSize::SmallInput,
         )
     });

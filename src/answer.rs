@@ -6,6 +6,7 @@
 //! wait for Places, never in what they answer.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::cache::{AtRecord, Cache};
 use crate::places::NearbyQuery;
@@ -25,6 +26,14 @@ pub fn iamat_record(server: &str, now: Nanos, iamat: &IAmAt<'_>) -> AtRecord {
         time_text: iamat.time_text,
         time: iamat.time,
     })
+}
+
+/// PROTOCOL §5: whether `iamat`'s time is more than `max_ahead` ahead of
+/// the server's clock `now` (then it is invalid). Exact, in nanoseconds:
+/// exactly `max_ahead` ahead is accepted. AT lines are never checked.
+pub fn too_far_ahead(now: Nanos, iamat: &IAmAt<'_>, max_ahead: Duration) -> bool {
+    // Times have at most 20 integer digits: no overflow in i128.
+    iamat.time.0 - now.0 > max_ahead.as_nanos() as i128
 }
 
 /// Appends the answer to an IAMAT: its AT line.
@@ -58,4 +67,30 @@ pub fn write_whatsat(record: &AtRecord, json: &str, out: &mut Vec<u8>) {
     out.push(b'\n');
     out.extend_from_slice(json.as_bytes());
     out.extend_from_slice(b"\n\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Request, parse};
+
+    fn ahead(time: &str, now: i128, max_ms: u64) -> bool {
+        let line = format!("IAMAT kiwi +1+2 {time}");
+        let Request::IAmAt(iamat) = parse(&line) else {
+            panic!("not an IAMAT: {line}");
+        };
+        too_far_ahead(Nanos(now), &iamat, Duration::from_millis(max_ms))
+    }
+
+    #[test]
+    fn the_clock_window_is_exact_to_the_nanosecond() {
+        let now = 1_000_000_000_000_000_000;
+        // 60 s ahead exactly: accepted; one nanosecond more: refused.
+        assert!(!ahead("1000000060", now, 60_000));
+        assert!(ahead("1000000060.000000001", now, 60_000));
+        assert!(!ahead("1000000059.999999999", now, 60_000));
+        // Behind the server's clock, however far: accepted.
+        assert!(!ahead("-1", now, 1));
+        assert!(ahead("99999999999999999999.999999999", now, 60_000));
+    }
 }

@@ -73,6 +73,8 @@ pub struct Overrides {
     pub idle_timeout_ms: Option<u64>,
     pub max_clients: Option<usize>,
     pub write_timeout_ms: Option<u64>,
+    pub max_clock_ahead_ms: Option<u64>,
+    pub max_cached_clients: Option<usize>,
     pub reconnect_min_ms: Option<u64>,
     pub reconnect_max_ms: Option<u64>,
     pub peer_garbage_lines: Option<u32>,
@@ -156,6 +158,8 @@ struct RawLimits {
     idle_timeout_ms: Option<u64>,
     max_clients: Option<usize>,
     write_timeout_ms: Option<u64>,
+    max_clock_ahead_ms: Option<u64>,
+    max_cached_clients: Option<usize>,
     reconnect_min_ms: Option<u64>,
     reconnect_max_ms: Option<u64>,
     peer_garbage_lines: Option<u32>,
@@ -275,6 +279,15 @@ fn limits(raw: &RawLimits, o: &Overrides) -> Result<Limits, ConfigError> {
         idle_timeout: ms(o.idle_timeout_ms, raw.idle_timeout_ms, d.idle_timeout),
         max_clients: o.max_clients.or(raw.max_clients).unwrap_or(d.max_clients),
         write_timeout: ms(o.write_timeout_ms, raw.write_timeout_ms, d.write_timeout),
+        max_clock_ahead: ms(
+            o.max_clock_ahead_ms,
+            raw.max_clock_ahead_ms,
+            d.max_clock_ahead,
+        ),
+        max_cached_clients: o
+            .max_cached_clients
+            .or(raw.max_cached_clients)
+            .unwrap_or(d.max_cached_clients),
         reconnect_min: ms(o.reconnect_min_ms, raw.reconnect_min_ms, d.reconnect_min),
         reconnect_max: ms(o.reconnect_max_ms, raw.reconnect_max_ms, d.reconnect_max),
         peer_garbage_lines: o
@@ -295,6 +308,8 @@ fn limits(raw: &RawLimits, o: &Overrides) -> Result<Limits, ConfigError> {
         ("idle_timeout_ms", limits.idle_timeout.as_millis()),
         ("max_clients", limits.max_clients as u128),
         ("write_timeout_ms", limits.write_timeout.as_millis()),
+        ("max_clock_ahead_ms", limits.max_clock_ahead.as_millis()),
+        ("max_cached_clients", limits.max_cached_clients as u128),
         ("reconnect_min_ms", limits.reconnect_min.as_millis()),
         ("peer_garbage_lines", u128::from(limits.peer_garbage_lines)),
         ("peer_queue", limits.peer_queue as u128),
@@ -504,6 +519,25 @@ mod tests {
     }
 
     #[test]
+    fn the_clock_window_and_the_cache_bound_are_limits() {
+        let text = format!("{TWO}[limits]\nmax_clock_ahead_ms = 1500\nmax_cached_clients = 7\n");
+        let config = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.limits.max_clock_ahead, Duration::from_millis(1500));
+        assert_eq!(config.limits.max_cached_clients, 7);
+        let overrides = Overrides {
+            max_clock_ahead_ms: Some(9),
+            max_cached_clients: Some(3),
+            ..Overrides::default()
+        };
+        let config = Config::parse(&text, &overrides).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.limits.max_clock_ahead, Duration::from_millis(9));
+        assert_eq!(config.limits.max_cached_clients, 3);
+        let defaults = Limits::default();
+        assert_eq!(defaults.max_clock_ahead, Duration::from_secs(60));
+        assert_eq!(defaults.max_cached_clients, 1_000_000);
+    }
+
+    #[test]
     fn every_mistake_is_one_clear_line() {
         let cases = [
             (
@@ -553,6 +587,14 @@ mod tests {
             (
                 format!("{TWO}[limits]\nhandshake_timeout_ms = 0\n"),
                 "handshake_timeout_ms must be more than 0",
+            ),
+            (
+                format!("{TWO}[limits]\nmax_clock_ahead_ms = 0\n"),
+                "max_clock_ahead_ms must be more than 0",
+            ),
+            (
+                format!("{TWO}[limits]\nmax_cached_clients = 0\n"),
+                "max_cached_clients must be more than 0",
             ),
             ("[[server]]\nname = 3\n".to_string(), "line 2"),
             (String::new(), "no [[server]]"),

@@ -4,7 +4,8 @@
 //! bounded [`LineReader`], passes each to `cmd::client_line`, and writes the
 //! answers back in order: answers to pipelined lines are gathered and
 //! written together once no further complete line is buffered, so each
-//! answer (a whole WHATSAT answer included) leaves in one write. A client
+//! answer (a whole WHATSAT answer included) leaves in one write, with one
+//! deadline, `write_timeout_ms` from its first byte (PROTOCOL §5). A client
 //! that sends nothing for `park_idle_ms` is parked off the pool
 //! (`park.rs`) and resumed on a worker when it sends again. A valid `PEER`
 //! first line moves the socket to `link/inbound.rs` and frees the worker;
@@ -203,7 +204,9 @@ fn run(mut client: Client) {
         match outcome {
             Outcome::Continue if client.reader.has_buffered_line() => continue,
             Outcome::Continue => {
-                if write_out(client.reader.get_ref(), &mut out).is_err() {
+                let written = write_out(client.reader.get_ref(), &mut out, limits.write_timeout);
+                if let Err(e) = written {
+                    log_not_taken(&mut log, addr, &e, limits.write_timeout);
                     break Ending::Broken;
                 }
                 client.quiet_since = Instant::now();
@@ -227,7 +230,9 @@ fn run(mut client: Client) {
     let Client {
         mut reader, slot, ..
     } = client;
-    let _ = write_out(reader.get_ref(), &mut out);
+    if let Err(e) = write_out(reader.get_ref(), &mut out, limits.write_timeout) {
+        log_not_taken(&mut log, addr, &e, limits.write_timeout);
+    }
     let ending = match ending {
         Ending::Challenge(challenge) => {
             let name = challenge.opener().to_owned();
@@ -279,13 +284,64 @@ enum Ending {
     Challenge(Challenge),
 }
 
-fn write_out(stream: &TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+/// Writes `out` and empties it, within one deadline: `timeout` from now
+/// (PROTOCOL §5). `ErrorKind::TimedOut`: the client did not take it in time.
+fn write_out(stream: &TcpStream, out: &mut Vec<u8>, timeout: Duration) -> io::Result<()> {
     if out.is_empty() {
         return Ok(());
     }
-    let written = (&*stream).write_all(out);
+    let written = write_within(stream, out, timeout);
     out.clear();
     written
+}
+
+/// Writes all of `bytes` within `timeout` of the first write, however the
+/// client takes them. The socket's `SO_SNDTIMEO` is `timeout` (set at
+/// accept), which bounds one `write`; `write_all` would restart it after
+/// every partial write, so that a client taking a few bytes now and then
+/// held a worker for as long as it liked. Here each write after a partial
+/// one gets only the time left, and the timeout is set back afterwards (an
+/// answer that leaves in one write, the usual case, costs no extra call).
+fn write_within(stream: &TcpStream, bytes: &[u8], timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut sent = 0;
+    let mut shortened = false;
+    let result = loop {
+        match (&*stream).write(&bytes[sent..]) {
+            Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // SO_SNDTIMEO ran out with nothing sent.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                break Err(io::ErrorKind::TimedOut.into());
+            }
+            Err(e) => break Err(e),
+        }
+        if sent == bytes.len() {
+            break Ok(());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break Err(io::ErrorKind::TimedOut.into());
+        }
+        if let Err(e) = stream.set_write_timeout(Some(left)) {
+            break Err(e);
+        }
+        shortened = true;
+    };
+    if shortened {
+        let _ = stream.set_write_timeout(Some(timeout));
+    }
+    result
+}
+
+/// Logs a connection closed because its answer was not taken in time.
+fn log_not_taken(log: &mut LogBatch, addr: SocketAddr, error: &io::Error, timeout: Duration) {
+    if error.kind() == io::ErrorKind::TimedOut {
+        log.notice(format_args!(
+            "{addr}: answer not taken within {timeout:?}, closed"
+        ));
+    }
 }
 
 fn trim_newline(text: &[u8]) -> &[u8] {

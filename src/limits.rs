@@ -28,9 +28,17 @@ pub struct Limits {
     /// Client connections served plus waiting for a worker. Over it a new
     /// connection is closed at once and the refusal logged.
     pub max_clients: usize,
-    /// A client that does not take our answer for this long is disconnected,
-    /// so that a client that never reads cannot pin a worker in `write`.
+    /// An answer not taken by the client this long after its first byte
+    /// left: the client is disconnected, so that a client that never reads,
+    /// or reads a few bytes now and then, cannot pin a worker in `write`.
+    /// One deadline for the whole answer, not one per write.
     pub write_timeout: Duration,
+    /// An IAMAT whose time is more than this ahead of the server's clock
+    /// is invalid (`? `) and changes nothing: a client cannot plant a
+    /// location no honest update can replace.
+    pub max_clock_ahead: Duration,
+    /// Clients the cache keeps; a new one past it evicts the oldest.
+    pub max_cached_clients: usize,
     /// Neighbour reconnect backoff: first wait.
     pub reconnect_min: Duration,
     /// Neighbour reconnect backoff: the wait doubles up to this.
@@ -58,6 +66,8 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             max_clients: 1024,
             write_timeout: Duration::from_secs(10),
+            max_clock_ahead: Duration::from_secs(60),
+            max_cached_clients: 1_000_000,
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(2),
             peer_garbage_lines: 10,
@@ -112,6 +122,11 @@ pub const LINGER: Duration = Duration::from_secs(1);
 /// The most bytes read and dropped during [`LINGER`]: a client that sends
 /// at full speed cannot keep the connection for the whole second.
 pub const LINGER_BYTES: usize = 8 * 1024 * 1024;
+
+/// The least time between two `cache full at N clients` notices in a
+/// node's log: a cache at its bound under a flood of new ids evicts on
+/// every IAMAT, and one line a second says so without filling the disk.
+pub const EVICTION_NOTICE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Pause after an accept error such as "too many open files", so that the
 /// accept loop does not spin while descriptors are short.

@@ -84,7 +84,7 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
     let state = Arc::new(NodeState {
         metrics: Metrics::new(me.neighbours(), threads),
         me,
-        cache: Cache::new(),
+        cache: Cache::bounded(config.limits.max_cached_clients),
         flooder,
         places: options.places,
         log,

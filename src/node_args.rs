@@ -58,9 +58,18 @@ pub struct LimitArgs {
     /// Client connections served plus waiting [default: 1024].
     #[arg(long, value_name = "N")]
     pub max_clients: Option<usize>,
-    /// Close a client that does not take an answer for this long [default: 10000].
+    /// Close a client that has not taken an answer this long after its
+    /// first byte left: one deadline per answer [default: 10000].
     #[arg(long, value_name = "MS")]
     pub write_timeout_ms: Option<u64>,
+    /// Refuse (`? `) an IAMAT more than this far ahead of the server's
+    /// clock [default: 60000].
+    #[arg(long, value_name = "MS")]
+    pub max_clock_ahead_ms: Option<u64>,
+    /// Clients the cache keeps; a new one past it evicts the oldest
+    /// [default: 1000000].
+    #[arg(long, value_name = "N")]
+    pub max_cached_clients: Option<usize>,
     /// First neighbour reconnect wait [default: 100].
     #[arg(long, value_name = "MS")]
     pub reconnect_min_ms: Option<u64>,
@@ -111,6 +120,8 @@ impl NodeArgs {
             idle_timeout_ms: l.idle_timeout_ms,
             max_clients: l.max_clients,
             write_timeout_ms: l.write_timeout_ms,
+            max_clock_ahead_ms: l.max_clock_ahead_ms,
+            max_cached_clients: l.max_cached_clients,
             reconnect_min_ms: l.reconnect_min_ms,
             reconnect_max_ms: l.reconnect_max_ms,
             peer_garbage_lines: l.peer_garbage_lines,

@@ -738,6 +738,8 @@ fn every_help_exits_0_and_mentions_each_documented_flag() {
         "--idle-timeout-ms",
         "--max-clients",
         "--write-timeout-ms",
+        "--max-clock-ahead-ms",
+        "--max-cached-clients",
         "--reconnect-min-ms",
         "--reconnect-max-ms",
         "--peer-garbage-lines",

@@ -42,7 +42,7 @@ fn every_constant_of_limits_rs_is_in_operations_md() {
     {
         let key = match field {
             "idle_timeout" | "write_timeout" | "reconnect_min" | "reconnect_max"
-            | "handshake_timeout" | "park_idle" => format!("{field}_ms"),
+            | "handshake_timeout" | "park_idle" | "max_clock_ahead" => format!("{field}_ms"),
             other => other.to_owned(),
         };
         assert!(

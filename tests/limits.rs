@@ -219,6 +219,98 @@ fn a_client_that_never_reads_is_dropped_at_the_write_timeout() {
     );
 }
 
+/// A client that reads its answers a few KiB at a time, from a socket
+/// with a small receive buffer: each of the server's writes takes a little,
+/// and no single write ever waits as long as `write_timeout_ms`.
+fn slow_reader(herd: &TestHerd) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    // Before connecting, so that the window offered is small from the start.
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(&herd.addr("Clark").into()).expect("connect");
+    let stream = TcpStream::from(socket);
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    stream
+}
+
+/// Sends 2,000 WHATSATs for a known client at once (about 15 MB of
+/// answers: more than the kernel's send buffer, at most 4 MiB by default,
+/// can take), then reads 2 KiB every 50 ms (the slow reader's pace);
+/// returns how long after the request the server closed, or `None` if it
+/// still held the connection after 15 s.
+fn closed_while_reading_slowly(client: &mut TcpStream, id: &str) -> Option<Duration> {
+    let started = Instant::now();
+    client
+        .write_all(format!("WHATSAT {id} 50 20\n").repeat(2000).as_bytes())
+        .expect("send the requests");
+    let mut buf = [0u8; 2048];
+    while started.elapsed() < Duration::from_secs(15) {
+        match client.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return Some(started.elapsed()),
+            Ok(_) => {}
+        }
+        // The slow reader's pace, not a wait for the server.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn a_slow_reader_is_closed_one_write_timeout_after_its_answer_started() {
+    // Once the send buffer is full, each write of the server sends a little
+    // and returns at its timeout, so a timeout per write would hold this
+    // client for minutes (megabytes at 40 KiB/s): the deadline is the
+    // answer's.
+    let herd = TestHerd::single("[limits]\nwrite_timeout_ms = 1000\npark_idle_ms = 0\n");
+    herd.ask("Clark", "IAMAT slow.example +34.068930-118.445127 1");
+    let mut client = slow_reader(&herd);
+    let took = closed_while_reading_slowly(&mut client, "slow.example");
+    let took = took.expect("a slow reader held the connection for 15 s");
+    // The deadline (1 s) plus the time to make the answers (a debug
+    // build on a busy machine): far below the minutes a deadline per write
+    // would allow.
+    assert!(took < Duration::from_secs(8), "closed after {took:?}");
+    assert!(took >= Duration::from_millis(900), "closed after {took:?}");
+    assert!(eventually(DEADLINE, || herd
+        .log("Clark")
+        .contains("answer not taken within")));
+    assert!(eventually(DEADLINE, || herd
+        .node("Clark")
+        .state()
+        .sockets
+        .is_empty()));
+}
+
+#[test]
+fn a_slow_reader_back_from_the_poller_gets_one_deadline_too() {
+    // The same client, parked first (quiet for park_idle_ms) and then
+    // resumed on a worker by its requests: the rule holds on that path.
+    let herd = TestHerd::single("[limits]\nwrite_timeout_ms = 1000\npark_idle_ms = 20\n");
+    herd.ask("Clark", "IAMAT parked-slow.example +34.068930-118.445127 1");
+    let mut client = slow_reader(&herd);
+    assert!(
+        eventually(DEADLINE, || herd.node("Clark").state().metrics.parked_now()
+            == 1),
+        "never parked"
+    );
+    let took = closed_while_reading_slowly(&mut client, "parked-slow.example");
+    let took = took.expect("a slow reader held the connection for 15 s");
+    // The deadline (1 s) plus the time to make the answers (a debug
+    // build on a busy machine): far below the minutes a deadline per write
+    // would allow.
+    assert!(took < Duration::from_secs(8), "closed after {took:?}");
+    assert!(eventually(DEADLINE, || herd
+        .node("Clark")
+        .state()
+        .sockets
+        .is_empty()));
+}
+
 #[test]
 fn stopping_a_node_with_idle_and_busy_clients_is_prompt_and_clean() {
     let mut herd = TestHerd::single("");
@@ -247,6 +339,69 @@ fn fixed_clock() -> Nanos {
 }
 
 #[test]
+fn the_clock_window_is_exact_to_the_nanosecond() {
+    // max_clock_ahead_ms = 60000 (the default): exactly 60 s ahead of the
+    // server's clock is accepted, one nanosecond more is refused and
+    // changes nothing.
+    let herd = TestHerd::start(HerdSpec {
+        topology: &[("Clark", &[])],
+        clock: fixed_clock,
+        ..HerdSpec::default()
+    });
+    let at_limit = "IAMAT window.example +1-1 1621464888.223371889";
+    let answer = herd.ask("Clark", at_limit);
+    assert_eq!(
+        answer,
+        "AT Clark -60.000000000 window.example +1-1 1621464888.223371889\n"
+    );
+    let past_limit = "IAMAT window.example +2-2 1621464888.223371890";
+    assert_eq!(herd.ask("Clark", past_limit), format!("? {past_limit}\n"));
+    let kept = herd.ask("Clark", "WHATSAT window.example 1 1");
+    assert!(
+        kept.starts_with("AT Clark -60.000000000 window.example +1-1 "),
+        "{kept}"
+    );
+    // A smaller window, from the config.
+    let herd = TestHerd::start(HerdSpec {
+        topology: &[("Clark", &[])],
+        extra: "[limits]\nmax_clock_ahead_ms = 1\n",
+        clock: fixed_clock,
+        ..HerdSpec::default()
+    });
+    let ok = "IAMAT small.example +1-1 1621464828.224371889";
+    assert!(herd.ask("Clark", ok).starts_with("AT Clark -0.001000000 "));
+    let ahead = "IAMAT small.example +1-1 1621464828.224371890";
+    assert_eq!(herd.ask("Clark", ahead), format!("? {ahead}\n"));
+}
+
+#[test]
+fn a_full_cache_logs_its_evictions_and_counts_them() {
+    let herd = TestHerd::single("[limits]\nmax_cached_clients = 10\n");
+    let mut client = herd::client::Client::connect(herd.addr("Clark"), DEADLINE).expect("connect");
+    for i in 0..25 {
+        let line = format!("IAMAT full{i}.example +1-1 {}", 1_000_000 + i);
+        let answer = client.request(line.as_bytes()).expect("answer");
+        assert!(answer.is_some_and(|a| a.starts_with(b"AT Clark ")));
+    }
+    let state = herd.node("Clark").state();
+    assert_eq!(state.cache.len(), 10);
+    assert_eq!(state.cache.evictions(), 15);
+    // The first eviction is noticed at once; the rest within the second
+    // are counted in the next notice.
+    assert!(eventually(DEADLINE, || herd.log("Clark").contains(
+        "cache full at 10 clients: evicted 1 since the last notice"
+    )));
+    assert!(
+        herd.ask("Clark", "WHATSAT full14.example 1 1")
+            .starts_with("? ")
+    );
+    assert!(
+        herd.ask("Clark", "WHATSAT full15.example 1 1")
+            .starts_with("AT Clark ")
+    );
+}
+
+#[test]
 fn time_differences_are_exact_to_the_nanosecond() {
     let herd = TestHerd::start(HerdSpec {
         topology: &[("Clark", &[])],
@@ -260,9 +415,11 @@ fn time_differences_are_exact_to_the_nanosecond() {
         ("1621464828.223371890", "-0.000000001"),
         ("1621464828.223371889", "+0.000000000"),
         ("-1.5", "+1621464829.723371889"),
+        // The largest time behind the clock (one far ahead is refused by
+        // max_clock_ahead_ms): 20 integer digits, still exact.
         (
-            "99999999999999999999.999999999",
-            "-99999999998378535171.776628110",
+            "-99999999999999999999.999999999",
+            "+100000000001621464828.223371888",
         ),
     ];
     for (time, diff) in cases {

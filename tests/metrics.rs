@@ -378,6 +378,31 @@ fn each_client_line_moves_exactly_its_counters() {
 }
 
 #[test]
+fn evictions_from_a_full_cache_are_counted() {
+    let herd = TestHerd::single("[limits]\nmax_cached_clients = 2\n");
+    let server = serve(&herd, "Clark");
+    let mut client = herd.client("Clark");
+    for (i, time) in [(1, 10), (2, 20), (3, 30), (4, 40)] {
+        let line = format!("IAMAT evicted{i}.example {UCLA} {time}");
+        assert!(ask(&mut client, line.as_bytes()).starts_with("AT Clark "));
+    }
+    // Older than both kept clients: dropped, not an eviction.
+    assert!(
+        ask(
+            &mut client,
+            format!("IAMAT old.example {UCLA} 5").as_bytes()
+        )
+        .starts_with("AT ")
+    );
+    let (counted, last) = scrape_until(server.addr(), |s| {
+        s.value("herd_cache_evictions_total", &[]) == 2.0
+    });
+    assert!(counted, "{}", last.text);
+    assert_eq!(last.value("herd_cache_clients", &[]), 2.0);
+    server.stop();
+}
+
+#[test]
 fn a_line_over_the_limit_counts_as_invalid() {
     let herd = TestHerd::single("[limits]\nmax_line_bytes = 64\n");
     let server = serve(&herd, "Clark");

@@ -14,4 +14,7 @@ pub fn run(state: &NodeState, from: &str, at: &AtLine<'_>) {
     if let Some(stored) = stored {
         state.flooder.flood(&stored, Some(from));
     }
+    if let Some(notice) = state.cache.eviction_notice() {
+        state.log.notice(notice);
+    }
 }

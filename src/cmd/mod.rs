@@ -31,8 +31,12 @@ pub fn client_line(
     match dispatch::client_line(line, first) {
         ClientLine::Blank => Outcome::Continue,
         ClientLine::IAmAt(request) => {
-            state.metrics.iamat();
-            iamat::run(state, &request, out);
+            if iamat::run(state, &request, out) {
+                state.metrics.iamat();
+            } else {
+                state.metrics.client_invalid();
+                invalid(line, out);
+            }
             Outcome::Continue
         }
         ClientLine::WhatsAt(request) => {

@@ -89,6 +89,12 @@ pub fn render(state: &NodeState) -> String {
         "Client ids whose location this node keeps.",
     );
     out.sample("herd_cache_clients", &[], state.cache.len() as u64);
+    out.family(
+        "herd_cache_evictions_total",
+        "counter",
+        "Clients evicted from a full cache (max_cached_clients).",
+    );
+    out.sample("herd_cache_evictions_total", &[], state.cache.evictions());
 
     let inbound = state.inbound.connected();
     out.family(

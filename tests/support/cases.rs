@@ -18,8 +18,16 @@ pub struct Case {
     pub file: String,
     pub name: String,
     pub line: usize,
+    /// The server's `[limits]` table (TOML, empty for the defaults), from
+    /// the file's `@limits` lines: cases with different tables run on
+    /// different servers.
+    pub limits: String,
     steps: Vec<Step>,
 }
+
+/// How many repeated lines are sent in one write before their answers are
+/// read: a `>repeat` of thousands of lines never waits on full buffers.
+const REPEAT_CHUNK: usize = 100;
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -37,6 +45,13 @@ enum Step {
     },
     /// The server closes the connection.
     ExpectEof,
+    /// `>repeat N text` and its `<repeat N pattern`: N lines, `{i}` from
+    /// 1 to N, each answered by a line matching `expect` with the same `i`.
+    Repeat {
+        count: u64,
+        send: String,
+        expect: String,
+    },
 }
 
 /// The directory holding the case files.
@@ -66,19 +81,95 @@ pub fn load_all(dir: &Path) -> Vec<Case> {
     cases
 }
 
+/// Cases grouped by the server they need: one group per distinct
+/// `[limits]` table, the default server's (empty table) first.
+pub fn by_server(cases: &[Case]) -> Vec<(String, Vec<&Case>)> {
+    let mut groups: Vec<(String, Vec<&Case>)> = Vec::new();
+    for case in cases {
+        match groups.iter_mut().find(|(limits, _)| *limits == case.limits) {
+            Some((_, group)) => group.push(case),
+            None => groups.push((case.limits.clone(), vec![case])),
+        }
+    }
+    groups.sort_by_key(|(limits, _)| !limits.is_empty());
+    groups
+}
+
+/// `@limits key=value ...` as a `[limits]` TOML table.
+fn limits_table(words: &str) -> Option<String> {
+    let mut table = String::from("[limits]\n");
+    for pair in words.split_whitespace() {
+        let (key, value) = pair.split_once('=')?;
+        if key.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) || value.is_empty() {
+            return None;
+        }
+        table.push_str(&format!("{key} = {value}\n"));
+    }
+    Some(table)
+}
+
+/// `>repeat N text` or `<repeat N pattern`: the count and the text.
+fn repeat_step(rest: &str) -> Option<(u64, String)> {
+    let (count, text) = rest.split_once(' ')?;
+    let count = count.parse().ok().filter(|n| *n > 0)?;
+    Some((count, text.to_owned()))
+}
+
 /// Parses one case file; panics with the file and line on a malformed one.
 pub fn parse(file: &str, text: &str) -> Vec<Case> {
     let mut cases: Vec<Case> = Vec::new();
+    let mut limits = String::new();
+    // A `>repeat` waiting for its `<repeat` on the next step line.
+    let mut repeat: Option<(u64, String)> = None;
     for (index, line) in text.lines().enumerate() {
         let at = || format!("{file}:{}", index + 1);
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        if let Some(words) = line.strip_prefix("@limits ") {
+            assert!(cases.is_empty(), "{}: @limits after a case", at());
+            let table = limits_table(words)
+                .unwrap_or_else(|| panic!("{}: @limits takes key=number words", at()));
+            // Several `@limits` lines make one table.
+            let keys = table.strip_prefix("[limits]\n").unwrap_or(&table);
+            if limits.is_empty() {
+                limits.push_str("[limits]\n");
+            }
+            limits.push_str(keys);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("<repeat ") {
+            let (count, expect) =
+                repeat_step(rest).unwrap_or_else(|| panic!("{}: bad <repeat step", at()));
+            let (sent, send) = repeat
+                .take()
+                .unwrap_or_else(|| panic!("{}: <repeat without a >repeat before it", at()));
+            assert_eq!(
+                sent,
+                count,
+                "{}: <repeat count differs from >repeat's",
+                at()
+            );
+            if let Some(case) = cases.last_mut() {
+                case.steps.push(Step::Repeat {
+                    count,
+                    send,
+                    expect,
+                });
+            }
+            continue;
+        }
+        assert!(
+            repeat.is_none(),
+            "{}: a >repeat must be followed by its <repeat",
+            at()
+        );
         if let Some(name) = line.strip_prefix("== ") {
             cases.push(Case {
                 file: file.to_owned(),
                 name: name.trim().to_owned(),
                 line: index + 1,
+                limits: limits.clone(),
                 steps: Vec::new(),
             });
             continue;
@@ -86,6 +177,11 @@ pub fn parse(file: &str, text: &str) -> Vec<Case> {
         let case = cases
             .last_mut()
             .unwrap_or_else(|| panic!("{}: step before any case", at()));
+        if let Some(rest) = line.strip_prefix(">repeat ") {
+            repeat =
+                Some(repeat_step(rest).unwrap_or_else(|| panic!("{}: bad >repeat step", at())));
+            continue;
+        }
         let step = if let Some(raw) = line.strip_prefix(">raw ") {
             Step::Send(raw.to_owned())
         } else if line == ">eof" {
@@ -103,6 +199,10 @@ pub fn parse(file: &str, text: &str) -> Vec<Case> {
         };
         case.steps.push(step);
     }
+    assert!(
+        repeat.is_none(),
+        "{file}: a >repeat at the end has no <repeat"
+    );
     cases
 }
 
@@ -140,7 +240,7 @@ pub fn run(case: &Case, addr: SocketAddr) -> Result<(), String> {
         let fail = |what: String| format!("step {}: {what}", number + 1);
         match step {
             Step::Send(text) => {
-                let bytes = resolve(text, now);
+                let bytes = resolve(text, now, None);
                 writer
                     .write_all(&bytes)
                     .map_err(|e| fail(format!("send: {e}")))?;
@@ -152,7 +252,7 @@ pub fn run(case: &Case, addr: SocketAddr) -> Result<(), String> {
             }
             Step::Expect(pattern) => {
                 let got = read_line(&mut reader).map_err(fail)?;
-                let expected = resolve(pattern, now);
+                let expected = resolve(pattern, now, None);
                 if !matches(&expected, &got) {
                     return Err(fail(format!(
                         "expected {:?}\n got {:?}",
@@ -178,7 +278,48 @@ pub fn run(case: &Case, addr: SocketAddr) -> Result<(), String> {
                     Err(e) => return Err(fail(format!("expected EOF: {e}"))),
                 }
             }
+            Step::Repeat {
+                count,
+                send,
+                expect,
+            } => repeat(&mut writer, &mut reader, (*count, send, expect), now).map_err(fail)?,
         }
+    }
+    Ok(())
+}
+
+/// Sends `count` lines made of `send` (`{i}` from 1 to `count`) in writes
+/// of [`REPEAT_CHUNK`] lines, reading each write's answers before the next,
+/// and checks each answer against `expect` with the same `i`.
+fn repeat(
+    writer: &mut impl Write,
+    reader: &mut impl BufRead,
+    (count, send, expect): (u64, &str, &str),
+    now: i128,
+) -> Result<(), String> {
+    let mut first = 1;
+    while first <= count {
+        let last = count.min(first + REPEAT_CHUNK as u64 - 1);
+        let mut bytes = Vec::new();
+        for i in first..=last {
+            bytes.extend(resolve(send, now, Some(i)));
+            bytes.push(b'\n');
+        }
+        writer
+            .write_all(&bytes)
+            .map_err(|e| format!("send (i = {first}..{last}): {e}"))?;
+        for i in first..=last {
+            let got = read_line(reader).map_err(|e| format!("i = {i}: {e}"))?;
+            let expected = resolve(expect, now, Some(i));
+            if !matches(&expected, &got) {
+                return Err(format!(
+                    "i = {i}: expected {:?}\n got {:?}",
+                    shorten(&expected),
+                    shorten(&got)
+                ));
+            }
+        }
+        first = last + 1;
     }
     Ok(())
 }
@@ -237,10 +378,34 @@ fn check_json(
     Ok(())
 }
 
+/// `N`, `+N`, `-N` terms of `{now...}`: `+5`, `-5000+i` (`i` only inside
+/// a `>repeat`), summed, in seconds.
+fn now_offset(terms: &str, i: Option<u64>) -> i128 {
+    let mut total: i128 = 0;
+    let mut rest = terms;
+    while !rest.is_empty() {
+        let negative = rest.starts_with('-');
+        let after = rest
+            .strip_prefix(['+', '-'])
+            .unwrap_or_else(|| panic!("{{now{terms}}}: a term needs a sign"));
+        let end = after.find(['+', '-']).unwrap_or(after.len());
+        let value: i128 = match &after[..end] {
+            "i" => i128::from(i.unwrap_or_else(|| panic!("{{now{terms}}}: {{i}} outside >repeat"))),
+            n => n
+                .parse()
+                .unwrap_or_else(|_| panic!("{{now{terms}}}: bad term {n:?}")),
+        };
+        total += if negative { -value } else { value };
+        rest = &after[end..];
+    }
+    total
+}
+
 /// Resolves escapes (`\n \r \t \v \f \\ \xNN`) and placeholders (`{now}`,
-/// `{now+N}`, `{now-N}`, `{x*N}`); `{diff}`, `{diff+}` and `{diff-}` are kept
-/// for [`matches`].
-fn resolve(text: &str, now: i128) -> Vec<u8> {
+/// `{now+N}`, `{now-N}`, `{now-N+i}`, `{i}`, `{x*N}`); `{diff}`, `{diff+}`
+/// and `{diff-}` are kept for [`matches`]. `i`: the index of a `>repeat`
+/// line.
+fn resolve(text: &str, now: i128, i: Option<u64>) -> Vec<u8> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
@@ -266,12 +431,12 @@ fn resolve(text: &str, now: i128) -> Vec<u8> {
                 "diff" | "diff+" | "diff-" => {
                     out.extend_from_slice(format!("{{{name}}}").as_bytes())
                 }
+                "i" => {
+                    let i = i.unwrap_or_else(|| panic!("{{i}} outside >repeat in {text:?}"));
+                    out.extend_from_slice(i.to_string().as_bytes());
+                }
                 _ if name.starts_with("now") => {
-                    let offset: i128 = match &name[3..] {
-                        "" => 0,
-                        n => n.trim_start_matches('+').parse().expect("{now+N} offset"),
-                    };
-                    let t = now + offset * 1_000_000_000;
+                    let t = now + now_offset(&name[3..], i) * 1_000_000_000;
                     out.extend_from_slice(
                         format!("{}.{:09}", t / 1_000_000_000, t % 1_000_000_000).as_bytes(),
                     );

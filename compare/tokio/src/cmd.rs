@@ -28,12 +28,20 @@ pub async fn client_line(
     match dispatch::client_line(line, first) {
         ClientLine::Blank => Outcome::Continue,
         ClientLine::IAmAt(request) => {
-            let record = answer::iamat_record(state.me.name(), (state.clock)(), &request);
+            let now = (state.clock)();
+            // Too far ahead of our clock (PROTOCOL §5): invalid, changes nothing.
+            if answer::too_far_ahead(now, &request, state.me.limits().max_clock_ahead) {
+                invalid(line, out);
+                return Outcome::Continue;
+            }
+            let record = answer::iamat_record(state.me.name(), now, &request);
             answer::write_iamat(&record, out);
-            // An older IAMAT is still answered, but changes nothing.
+            // An older IAMAT is still answered, but changes nothing; so is a
+            // new client older than every one a full cache keeps.
             if let Some(stored) = state.cache.offer(record) {
                 state.flooder.flood(&stored, None);
             }
+            log_evictions(state);
             Outcome::Continue
         }
         ClientLine::WhatsAt(request) => {
@@ -71,8 +79,17 @@ pub fn link_line(state: &NodeState, from: &str, line: &[u8]) -> bool {
             if let Some(stored) = state.cache.offer(AtRecord::new(&at_line)) {
                 state.flooder.flood(&stored, Some(from));
             }
+            log_evictions(state);
             true
         }
         LinkLine::Invalid => false,
+    }
+}
+
+/// Logs the cache's `cache full` notice when one is due (at most once a
+/// second; `herd::cache`).
+fn log_evictions(state: &NodeState) {
+    if let Some(notice) = state.cache.eviction_notice() {
+        state.log.notice(notice);
     }
 }

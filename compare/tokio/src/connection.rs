@@ -112,10 +112,9 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
         match outcome {
             Outcome::Continue if reader.has_buffered_line() => continue,
             Outcome::Continue => {
-                if write_out(&mut write, &mut out, limits.write_timeout)
-                    .await
-                    .is_err()
-                {
+                let written = write_out(&mut write, &mut out, limits.write_timeout).await;
+                if let Err(e) = written {
+                    log_not_taken(&mut log, addr, &e, limits.write_timeout);
                     break Ending::Broken;
                 }
                 state.log.submit(log.take());
@@ -135,7 +134,9 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
             }
         }
     };
-    let _ = write_out(&mut write, &mut out, limits.write_timeout).await;
+    if let Err(e) = write_out(&mut write, &mut out, limits.write_timeout).await {
+        log_not_taken(&mut log, addr, &e, limits.write_timeout);
+    }
     let ending = match ending {
         Ending::Challenge(challenge) => {
             let name = challenge.opener().to_owned();
@@ -164,8 +165,10 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
     }
 }
 
-/// Writes `out` within `timeout` (a client that does not take its answer
-/// is disconnected) and empties it.
+/// Writes `out` and empties it, within one deadline for the whole of it:
+/// `timeout` from now (PROTOCOL §5), however many writes it takes (a
+/// client that does not take its answer, or takes it a few bytes at a
+/// time, is disconnected). `ErrorKind::TimedOut`: not taken in time.
 async fn write_out(
     write: &mut OwnedWriteHalf,
     out: &mut Vec<u8>,
@@ -174,12 +177,22 @@ async fn write_out(
     if out.is_empty() {
         return Ok(());
     }
-    let written = match tokio::time::timeout(timeout, write.write_all(out)).await {
+    let deadline = Instant::now() + timeout;
+    let written = match tokio::time::timeout_at(deadline, write.write_all(out)).await {
         Ok(written) => written,
         Err(_) => Err(io::ErrorKind::TimedOut.into()),
     };
     out.clear();
     written
+}
+
+/// Logs a connection closed because its answer was not taken in time.
+fn log_not_taken(log: &mut LogBatch, addr: SocketAddr, error: &io::Error, timeout: Duration) {
+    if error.kind() == io::ErrorKind::TimedOut {
+        log.notice(format_args!(
+            "{addr}: answer not taken within {timeout:?}, closed"
+        ));
+    }
 }
 
 fn trim_newline(text: &[u8]) -> &[u8] {

@@ -61,7 +61,7 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
     let addr = options.listener.local_addr()?;
     let state = Arc::new(NodeState {
         me,
-        cache: Cache::new(),
+        cache: Cache::bounded(config.limits.max_cached_clients),
         flooder,
         places: options.places,
         log,

@@ -19,6 +19,8 @@ fn config_errors_exit_2_with_one_line() {
     for args in [
         &["node", "Nobody"][..],
         &["node", "Clark", "--threads", "0"][..],
+        &["node", "Clark", "--max-clock-ahead-ms", "0"][..],
+        &["node", "Clark", "--max-cached-clients", "0"][..],
         &["node", "Clark", "--config", "/nonexistent/herd.toml"][..],
     ] {
         let output = Command::new(BINARY).args(args).output().expect("runs");

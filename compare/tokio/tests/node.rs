@@ -421,6 +421,56 @@ fn idle_clients_are_closed_and_connections_over_the_cap_are_refused() {
 }
 
 #[test]
+fn a_slow_reader_is_closed_one_write_timeout_after_its_answer_started() {
+    use std::io::Write;
+    // The blocking build's test of the same name (tests/limits.rs): a
+    // client that takes a few KiB now and then, so that no single write
+    // waits long, is closed once its answer has taken `write_timeout_ms`.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = single("[limits]\nwrite_timeout_ms = 1000\n", 2, dir.path());
+    node.ask("IAMAT slow.example +34.068930-118.445127 1");
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(&node.addr.into()).expect("connect");
+    let mut client = std::net::TcpStream::from(socket);
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let started = Instant::now();
+    client
+        .write_all("WHATSAT slow.example 50 20\n".repeat(2000).as_bytes())
+        .expect("send the requests");
+    let mut buf = [0u8; 2048];
+    let mut closed = None;
+    while started.elapsed() < Duration::from_secs(15) {
+        match client.read(&mut buf) {
+            Ok(0) => closed = Some(started.elapsed()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => closed = Some(started.elapsed()),
+            Ok(_) => {}
+        }
+        if closed.is_some() {
+            break;
+        }
+        // The slow reader's pace, not a wait for the server.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = closed.expect("a slow reader held the connection for 15 s");
+    // The deadline (1 s) plus the time to make the answers (a debug
+    // build on a busy machine): far below the minutes a deadline per write
+    // would allow.
+    assert!(took < Duration::from_secs(8), "closed after {took:?}");
+    assert!(took >= Duration::from_millis(900), "closed after {took:?}");
+    assert!(eventually(DEADLINE, || log_text(dir.path())
+        .contains("answer not taken within 1s, closed")));
+}
+
+#[test]
 fn stopping_ends_every_task_even_with_clients_connected() {
     let dir = tempfile::tempdir().expect("temp dir");
     let node = single("", 2, dir.path());
