@@ -15,6 +15,8 @@ uname -a > "$work/uname.txt"
 for i in $(seq 1 "$runs"); do
   HERD_TARGET=target/wide/release CARGO_TARGET_DIR=target/wide \
     bash compare/lab/scripts/wide.sh "$work/run$i" > "$work/run$i.log" 2>&1 || echo "run $i failed" >> "$work/failures.txt"
+  # Packed after every run: a time limit that ends the last run early
+  # still leaves the earlier ones.
+  tar -C "$work" -czf "$OUT/wide-$stamp.tar.gz" .
 done
-tar -C "$work" -czf "$OUT/wide-$stamp.tar.gz" .
 ls -la "$OUT"
