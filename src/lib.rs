@@ -29,8 +29,8 @@
 //! `park.rs` parks quiet clients off the pool (`park_idle_ms`);
 //! `shutdown.rs` is the stop latch; `metrics/` counts what the node does and
 //! serves it as Prometheus text (`herd node --metrics-addr`); `client.rs`
-//! is a small blocking client for `herd client` and the tests; `up.rs` runs
-//! a whole herd as child processes (`herd up`). docs/architecture.md tells
+//! is a small blocking client for `herd client` and the tests; `up/` runs
+//! and supervises a whole herd as child processes (`herd up`). docs/architecture.md tells
 //! the same with pictures.
 
 #![forbid(unsafe_code)]

@@ -274,8 +274,38 @@ pub const METRICS_BUSY_DRAIN: Duration = Duration::from_millis(20);
 
 // ---- `herd up` ----
 
-/// How long the servers of `herd up` may take to start answering.
+/// How long a server of `herd up` may take, from its start (or restart),
+/// to answer the readiness probe (`up/readiness.rs`). A debug build on a
+/// busy machine answers within a few seconds; a server still silent after
+/// this is not coming.
 pub const UP_READY_DEADLINE: Duration = Duration::from_secs(10);
+
+/// One readiness probe of `herd up`: the connect, and then the answer to
+/// the probe line. A node that has bound its port answers an invalid line
+/// in well under a millisecond; a probe that times out is simply made
+/// again, so this only bounds how long one silent listener holds up the
+/// supervisor.
+pub const UP_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How often `herd up` looks for exited children and starts the ones whose
+/// backoff has passed: a killed server is noticed within this, small
+/// beside the 2 s a restart may take, and a `try_wait` per child this
+/// often costs nothing.
+pub const UP_POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The first wait before `herd up` restarts a child that exited: short, so
+/// that a server killed once is back within a second.
+pub const UP_RESTART_MIN: Duration = Duration::from_millis(100);
+
+/// The wait before a restart doubles with each exit up to this, so that a
+/// child that fails at once (its port taken by another process, say) is
+/// started at most once every 5 s instead of spinning.
+pub const UP_RESTART_MAX: Duration = Duration::from_secs(5);
+
+/// A child that answered for this long before it exited counts as healthy:
+/// its restart waits [`UP_RESTART_MIN`] again, not the doubled wait of
+/// earlier failures.
+pub const UP_RESTART_RESET: Duration = Duration::from_secs(10);
 
 /// How long a child of `herd up` may take to stop after SIGTERM before it
 /// is killed.

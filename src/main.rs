@@ -40,7 +40,8 @@ struct Cli {
 enum Commands {
     /// Run one server of the herd.
     Node(NodeArgs),
-    /// Run every server of the config as child processes; Ctrl-C stops them.
+    /// Run every server of the config as child processes, restarting any
+    /// that exits; Ctrl-C stops them.
     Up(UpArgs),
     /// Send lines to a server and print its answers (lines from the
     /// arguments, or from stdin, one per line).
@@ -214,6 +215,7 @@ fn run_up(args: UpArgs) -> Result<(), Failure> {
         config_path: args.common.config,
         threads: args.common.threads,
         log_dir: args.common.log_dir,
+        exit_on_failure: args.exit_on_failure,
     };
     let stop = Arc::new(Shutdown::new());
     forward_signals(catch_signals(false)?, Arc::clone(&stop), None)?;

@@ -30,6 +30,10 @@ pub struct NodeArgs {
 pub struct UpArgs {
     #[command(flatten)]
     pub common: CommonArgs,
+    /// When a server exits, stop the others and exit 1 instead of
+    /// restarting it (for a supervisor above `herd up`, such as systemd).
+    #[arg(long)]
+    pub exit_on_failure: bool,
 }
 
 #[derive(Args)]

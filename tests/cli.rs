@@ -753,7 +753,10 @@ fn every_help_exits_0_and_mentions_each_documented_flag() {
             &["node", "up", "client", "config", "--version"],
         ),
         (&["node", "--help"], &node_flags),
-        (&["up", "--help"], &["--config", "--threads", "--log-dir"]),
+        (
+            &["up", "--help"],
+            &["--config", "--threads", "--log-dir", "--exit-on-failure"],
+        ),
         (
             &["client", "--help"],
             &["--config", "--timeout-ms", "<SERVER>", "[LINES]"],
@@ -876,7 +879,11 @@ impl Drop for Up {
 
 /// `herd up` on a free-port copy of `topology`, once it says the servers
 /// answer; retries with new ports if one was taken meanwhile.
-fn start_up(dir: &Path, topology: &[(&str, &[&str])]) -> (Up, Vec<SocketAddr>, PathBuf) {
+fn start_up(
+    dir: &Path,
+    topology: &[(&str, &[&str])],
+    args: &[&str],
+) -> (Up, Vec<SocketAddr>, PathBuf) {
     let log_dir = dir.join("up-logs");
     for _ in 0..5 {
         let addrs = free_addrs(topology.len());
@@ -892,7 +899,8 @@ fn start_up(dir: &Path, topology: &[(&str, &[&str])]) -> (Up, Vec<SocketAddr>, P
                 .arg("--config")
                 .arg(&config)
                 .arg("--log-dir")
-                .arg(&log_dir),
+                .arg(&log_dir)
+                .args(args),
         ));
         let up_out = up.0.stdout.clone();
         let answering = eventually(START_DEADLINE, || {
@@ -920,7 +928,7 @@ fn herd_up_runs_every_server_and_sigterm_stops_them_all() {
         ("Jaquez", &["Juzang"]),
         ("Juzang", &[]),
     ];
-    let (mut up, addrs, log_dir) = start_up(dir.path(), topology);
+    let (mut up, addrs, log_dir) = start_up(dir.path(), topology, &[]);
 
     // Each child is `herd node NAME ...`.
     let children: Vec<Orphan> = children_of(up.0.pid())
@@ -1005,6 +1013,291 @@ fn herd_up_runs_every_server_and_sigterm_stops_them_all() {
         up.0.stdout.text().contains("herd up: stopped"),
         "{}",
         up.0.stdout.text()
+    );
+}
+
+/// How long a server killed under `herd up` may take to answer again.
+const RESTART_WITHIN: Duration = Duration::from_secs(2);
+
+/// The child of `herd up` that runs `herd node NAME`, if there is one.
+fn child_running(up: i32, name: &str) -> Option<Orphan> {
+    children_of(up).into_iter().find_map(|pid| {
+        let args = cmdline(pid)?;
+        // Built only for the match: a dropped `Orphan` kills its process.
+        if args.len() > 2 && args[1] == "node" && args[2] == name {
+            Some(Orphan {
+                pid,
+                start: start_time(pid)?,
+                args,
+            })
+        } else {
+            None
+        }
+    })
+}
+
+/// Every child of `herd up`, remembered.
+fn children_of_up(up: i32) -> Vec<Orphan> {
+    children_of(up)
+        .into_iter()
+        .filter_map(|pid| {
+            Some(Orphan {
+                pid,
+                start: start_time(pid)?,
+                args: cmdline(pid)?,
+            })
+        })
+        .collect()
+}
+
+/// True if `addr` answers a line that every server refuses, `? LINE`.
+fn answers_a_line(addr: SocketAddr) -> bool {
+    try_ask(addr, "herd-cli-test-probe").as_deref() == Some("? herd-cli-test-probe\n")
+}
+
+#[test]
+fn herd_up_restarts_a_child_killed_with_sigkill_within_2_s_and_says_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let topology: &[(&str, &[&str])] = &[("Clark", &["Jaquez"]), ("Jaquez", &[])];
+    let (mut up, addrs, log_dir) = start_up(dir.path(), topology, &[]);
+    let (clark, jaquez) = (addrs[0], addrs[1]);
+    let first = child_running(up.0.pid(), "Clark").expect("a child runs `herd node Clark`");
+    let kiwi = iamat(jaquez, "Jaquez", "kiwi.cs.ucla.edu", &time_text(0));
+
+    let killed_at = Instant::now();
+    kill(Pid::from_raw(first.pid), Signal::SIGKILL).expect("SIGKILL Clark");
+    // Back and answering: the killed child reaped, a new one answering.
+    let back = eventually(DEADLINE, || !first.is_there() && answers_a_line(clark));
+    let took = killed_at.elapsed();
+    assert!(back, "Clark did not come back: {}", up.0.stdout.text());
+    assert!(
+        took <= RESTART_WITHIN,
+        "Clark answered again only {took:?} after the kill: {}",
+        up.0.stdout.text()
+    );
+    let second = child_running(up.0.pid(), "Clark").expect("a new child runs Clark");
+    assert_ne!(
+        (second.pid, second.start),
+        (first.pid, first.start),
+        "the same process"
+    );
+
+    // herd up says so, on stdout and in Clark's own log.
+    let said = eventually(DEADLINE, || {
+        up.0.stdout
+            .text()
+            .contains("herd up: Clark restarted, answering")
+    });
+    let stdout = up.0.stdout.text();
+    assert!(said, "{stdout}");
+    assert!(
+        stdout.contains("herd up: Clark exited on signal 9 (SIGKILL); restarting in 100ms\n"),
+        "{stdout}"
+    );
+    let log = std::fs::read_to_string(log_dir.join("Clark.log")).expect("Clark's log");
+    assert!(
+        log.contains(" * herd up: Clark exited on signal 9 (SIGKILL); restarting in 100ms\n"),
+        "{log}"
+    );
+
+    // The restarted Clark is a member of the herd again: Jaquez's dump
+    // brings it what it had forgotten.
+    assert!(
+        eventually(DEADLINE, || whatsat_shows(clark, "kiwi.cs.ucla.edu", &kiwi)),
+        "the restarted Clark never learned {kiwi:?}: {}",
+        up.0.stdout.text()
+    );
+
+    // Stopping still stops everything, the restarted child included.
+    let children = children_of_up(up.0.pid());
+    let (status, _) = up.0.stop_with(Signal::SIGTERM);
+    assert_eq!(status.code(), Some(0), "{status}: {}", up.0.stderr.text());
+    for child in children.iter().chain([&first, &second]) {
+        assert!(!child.is_there(), "{} is still there", child.args.join(" "));
+    }
+    assert!(up.0.stdout.text().ends_with("herd up: stopped\n"));
+}
+
+#[test]
+fn herd_up_backs_off_a_child_that_fails_at_once_restarts_it_once_it_can_and_stops_during_a_wait() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let topology: &[(&str, &[&str])] = &[("Clark", &[]), ("Jaquez", &[])];
+    let (mut up, addrs, _) = start_up(dir.path(), topology, &[]);
+    let clark = addrs[0];
+    let first = child_running(up.0.pid(), "Clark").expect("a child runs Clark");
+
+    // Kill Clark and take its port before the restart (100 ms later).
+    kill(Pid::from_raw(first.pid), Signal::SIGKILL).expect("SIGKILL Clark");
+    let mut holder = None;
+    eventually(DEADLINE, || {
+        holder = TcpListener::bind(clark).ok();
+        holder.is_some()
+    });
+    let holder = holder.expect("Clark's port free after the kill");
+
+    // Each restart fails at its bind; the waits double, and the lines say
+    // why (the child's own `cannot listen` on stderr).
+    let backing_off = eventually(START_DEADLINE, || {
+        up.0.stdout
+            .text()
+            .contains("herd up: Clark exited with code 1 before answering; restarting in 800ms")
+    });
+    let stdout = up.0.stdout.text();
+    assert!(backing_off, "{stdout}");
+    for wait in ["200ms", "400ms"] {
+        assert!(
+            stdout.contains(&format!(
+                "herd up: Clark exited with code 1 before answering; restarting in {wait}\n"
+            )),
+            "{stdout}"
+        );
+    }
+    assert!(!stdout.contains("restarting in 1.6s"), "{stdout}");
+    assert!(
+        up.0.stderr.text().contains("Clark: cannot listen on"),
+        "{}",
+        up.0.stderr.text()
+    );
+    assert!(up.0.exited().is_none(), "herd up gave up");
+
+    // The port free again: the next restart answers.
+    drop(holder);
+    assert!(
+        eventually(START_DEADLINE, || up
+            .0
+            .stdout
+            .text()
+            .contains("herd up: Clark restarted, answering")),
+        "{}",
+        up.0.stdout.text()
+    );
+    assert!(answers_a_line(clark));
+
+    // Killed again after a short run: the backoff goes on (1.6 s, not
+    // 100 ms), and SIGTERM during that wait stops at once, restarting
+    // nothing.
+    let second = child_running(up.0.pid(), "Clark").expect("a child runs Clark");
+    kill(Pid::from_raw(second.pid), Signal::SIGKILL).expect("SIGKILL Clark");
+    let waiting = eventually(DEADLINE, || {
+        up.0.stdout
+            .text()
+            .contains("herd up: Clark exited on signal 9 (SIGKILL); restarting in 1.6s\n")
+    });
+    assert!(waiting, "{}", up.0.stdout.text());
+    let (status, took) = up.0.stop_with(Signal::SIGTERM);
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert!(
+        took < Duration::from_millis(1200),
+        "stopping during the 1.6 s wait took {took:?}"
+    );
+    assert!(child_running(up.0.pid(), "Clark").is_none());
+    assert!(
+        up.0.stdout
+            .text()
+            .ends_with("restarting in 1.6s\nherd up: stopped\n"),
+        "{}",
+        up.0.stdout.text()
+    );
+}
+
+#[test]
+fn herd_up_exit_on_failure_stops_the_herd_and_exits_1_when_a_child_is_killed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let topology: &[(&str, &[&str])] = &[
+        ("Clark", &["Jaquez"]),
+        ("Jaquez", &["Juzang"]),
+        ("Juzang", &[]),
+    ];
+    let (mut up, addrs, _) = start_up(dir.path(), topology, &["--exit-on-failure"]);
+    let children = children_of_up(up.0.pid());
+    assert_eq!(
+        children.len(),
+        3,
+        "{:?}",
+        children.iter().map(|c| &c.args).collect::<Vec<_>>()
+    );
+    let clark = child_running(up.0.pid(), "Clark").expect("a child runs Clark");
+
+    kill(Pid::from_raw(clark.pid), Signal::SIGKILL).expect("SIGKILL Clark");
+    let status =
+        up.0.wait_exit(DEADLINE)
+            .unwrap_or_else(|| panic!("herd up still runs: {}", up.0.stdout.text()));
+    assert_eq!(status.code(), Some(1), "{status}");
+    let stdout = up.0.stdout.text();
+    assert!(
+        stdout.contains(
+            "herd up: Clark exited on signal 9 (SIGKILL); --exit-on-failure: stopping the herd\n"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("restart"), "{stdout}");
+    assert!(
+        up.0.stderr
+            .text()
+            .ends_with("herd: the herd did not run cleanly\n"),
+        "{}",
+        up.0.stderr.text()
+    );
+    for child in &children {
+        assert!(
+            !child.is_there(),
+            "{} is still there after herd up exited",
+            child.args.join(" ")
+        );
+    }
+    for addr in &addrs {
+        assert!(!accepts(*addr), "{addr} still accepts");
+    }
+}
+
+#[test]
+fn herd_up_readiness_is_a_protocol_round_trip_not_a_connect() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Something that accepts connections on Clark's address and never
+    // answers: a bare connect counts it as Clark; the probe does not, and
+    // Clark itself cannot bind.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let clark = listener.local_addr().expect("local addr");
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let heard_by_listener = Arc::clone(&heard);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+            let mut buf = [0u8; 256];
+            if let Ok(n) = stream.read(&mut buf) {
+                heard_by_listener.lock().extend_from_slice(&buf[..n]);
+            }
+            held.push(stream); // never answered, never closed
+        }
+    });
+    let config = write_file(
+        dir.path(),
+        "up.toml",
+        &support::config_text(&[("Clark", clark, &[])], ""),
+    );
+    let finished = Running::spawn(
+        herd(dir.path())
+            .arg("up")
+            .arg("--config")
+            .arg(&config)
+            .arg("--log-dir")
+            .arg(dir.path().join("logs")),
+    )
+    .finish();
+    assert_eq!(finished.status.code(), Some(1), "{finished:?}");
+    assert!(!finished.stdout.contains("answering"), "{finished:?}");
+    assert!(
+        finished
+            .stdout
+            .contains("herd up: Clark exited with code 1 during start-up; stopping the herd\n"),
+        "{finished:?}"
+    );
+    // What arrived was the probe line, not only a connect.
+    let heard = String::from_utf8_lossy(&heard.lock()).into_owned();
+    assert!(
+        heard.contains(&format!("{}\n", herd::up::PROBE)),
+        "{heard:?}"
     );
 }
 
