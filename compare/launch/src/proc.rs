@@ -275,8 +275,7 @@ impl Proc {
         for (k, v) in &spec.env {
             cmd.env(k, v);
         }
-        let mut child = cmd
-            .spawn()
+        let mut child = spawn_retrying_busy(&mut cmd)
             .with_context(|| format!("cannot start {}", spec.line()))?;
         live().insert(child.id() as i32);
         let stdout = Lines::default();
@@ -472,6 +471,25 @@ pub fn stop_all(procs: &mut [Proc], grace: Duration) {
     }
     for p in procs.iter_mut() {
         p.stop(grace);
+    }
+}
+
+/// Spawns `cmd`, trying again a few times on "text file busy" (ETXTBSY):
+/// an executable just written (a test's script) is busy while any process
+/// forked meanwhile, by another thread, still holds the writing descriptor
+/// between its fork and its exec. The window is short, so a few retries
+/// with a short pause end it.
+fn spawn_retrying_busy(cmd: &mut Command) -> std::io::Result<Child> {
+    const ETXTBSY: i32 = 26;
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < 20 => {
+                tries += 1;
+                thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
     }
 }
 
