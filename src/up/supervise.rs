@@ -97,31 +97,21 @@ fn step(
                 server.note_in_log(&options.log_dir, &text);
                 return Some(Outcome::Failed);
             }
-            let wait = watch.backoff.after_exit(since.elapsed());
-            let text = format!(
-                "herd up: {name} exited {}; restarting in {}",
-                describe(status),
-                show(wait)
-            );
-            let _ = writeln!(out, "{text}");
-            server.note_in_log(&options.log_dir, &text);
-            watch.phase = Phase::Waiting {
-                until: Instant::now() + wait,
-            };
+            restart_later(server, watch, options, out, since.elapsed(), |wait| {
+                format!(
+                    "herd up: {name} exited {}; restarting in {wait}",
+                    describe(status)
+                )
+            });
         }
         Phase::Starting { spawned } => {
             if let Some(status) = server.exited() {
-                let wait = watch.backoff.after_exit(Duration::ZERO);
-                let text = format!(
-                    "herd up: {name} exited {} before answering; restarting in {}",
-                    describe(status),
-                    show(wait)
-                );
-                let _ = writeln!(out, "{text}");
-                server.note_in_log(&options.log_dir, &text);
-                watch.phase = Phase::Waiting {
-                    until: Instant::now() + wait,
-                };
+                restart_later(server, watch, options, out, Duration::ZERO, |wait| {
+                    format!(
+                        "herd up: {name} exited {} before answering; restarting in {wait}",
+                        describe(status)
+                    )
+                });
             } else if readiness::answers(&server.addr, UP_PROBE_TIMEOUT).is_ok() {
                 // The answer may come from another process on the port; a
                 // child that could not bind is found exited next time.
@@ -131,17 +121,12 @@ fn step(
                 };
             } else if spawned.elapsed() >= UP_READY_DEADLINE {
                 server.kill();
-                let wait = watch.backoff.after_exit(Duration::ZERO);
-                let text = format!(
-                    "herd up: {name} did not answer within {}s of its restart; killed, restarting in {}",
-                    UP_READY_DEADLINE.as_secs(),
-                    show(wait)
-                );
-                let _ = writeln!(out, "{text}");
-                server.note_in_log(&options.log_dir, &text);
-                watch.phase = Phase::Waiting {
-                    until: Instant::now() + wait,
-                };
+                restart_later(server, watch, options, out, Duration::ZERO, |wait| {
+                    format!(
+                        "herd up: {name} did not answer within {}s of its restart; killed, restarting in {wait}",
+                        UP_READY_DEADLINE.as_secs()
+                    )
+                });
             }
         }
         Phase::Waiting { until } => {
@@ -169,4 +154,24 @@ fn step(
         }
     }
     None
+}
+
+/// Schedules the restart of `server`, whose child ran for `ran_for`, after
+/// its backoff; `text` words the line (given the wait), which goes to
+/// `herd up`'s output and to the node's log.
+fn restart_later(
+    server: &Server,
+    watch: &mut Watch,
+    options: &UpOptions,
+    out: &mut dyn Write,
+    ran_for: Duration,
+    text: impl FnOnce(String) -> String,
+) {
+    let wait = watch.backoff.after_exit(ran_for);
+    let text = text(show(wait));
+    let _ = writeln!(out, "{text}");
+    server.note_in_log(&options.log_dir, &text);
+    watch.phase = Phase::Waiting {
+        until: Instant::now() + wait,
+    };
 }

@@ -11,24 +11,13 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { eventually } = require('./helpers');
+const { freePort } = require('./proc');
 
 const BIN = path.join(__dirname, '..', 'bin', 'herd.js');
 
-/** A port the kernel has just handed out (bound on 0, then released). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A temporary directory with herd.toml naming one server, Solo. */
 async function soloHerd(t) {

@@ -9,25 +9,14 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { eventually } = require('./helpers');
+const { freePort } = require('./proc');
 
 const LAUNCHER = path.join(__dirname, '..', 'herd-node');
 const linux = fs.existsSync('/proc/self/cmdline');
 
-/** A port the kernel has just handed out (bound on 0, then released). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts one node through the launcher (`overrides`: environment
  * variables, undefined = unset); returns Node's argv once it listens. */
