@@ -1,5 +1,9 @@
 """CLI: ``herd-asyncio node NAME [--config F] [--threads N] [--log-dir D]
-[limit flags]`` (src/main.rs, ``node`` only).
+[limit flags] [--store-sync MODE]`` (src/main.rs, ``node`` only).
+
+The cache lives in memory only: ``--store-dir``, or ``store_dir`` in the
+node's own ``[[server]]`` table, is refused (exit 2) before any port opens
+(PROTOCOL §8); ``--store-sync`` is checked and changes nothing.
 
 flags -> config -> Places -> signals -> bind -> serve -> exit code. Exit
 codes: 0 a clean stop (SIGINT/SIGTERM; SIGHUP reopens the log); 2 a bad command line or config (one
@@ -30,6 +34,14 @@ class Failure(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, as clap does
         self.exit(2, f"herd: {message}\n")
+
+
+def _sync_mode(text: str) -> str:
+    if text not in configmod.SYNC_MODES:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: {configmod.rust_debug(text)} is not always, everysec or never"
+        )
+    return text
 
 
 def _count(text: str) -> int:
@@ -88,6 +100,14 @@ def parser() -> argparse.ArgumentParser:
         "--log-answers", dest="log_answers", action="store_true", default=None,
         help="log whole WHATSAT answers, not one summary entry each",
     )
+    node.add_argument(
+        "--store-dir", dest="store_dir", metavar="DIR",
+        help="not supported in this build (memory only): exit 2",
+    )
+    node.add_argument(
+        "--store-sync", dest="store_sync", metavar="MODE", type=_sync_mode,
+        help="always/everysec/never: no effect in this build",
+    )
     return p
 
 
@@ -96,6 +116,7 @@ def overrides_from(args) -> configmod.Overrides:
     return configmod.Overrides(
         threads=args.threads,
         log_answers=args.log_answers,
+        store_sync=args.store_sync,
         **{dest: getattr(args, dest) for _, dest, _, _ in LIMIT_FLAGS + LOG_FLAGS},
     )
 
@@ -105,6 +126,11 @@ async def run_node(args) -> None:
     try:
         config = configmod.load(args.config, overrides)
         me = config.server(args.name)
+        # No durable store here (PROTOCOL §8): refused before anything opens.
+        if args.store_dir is not None:
+            raise configmod.memory_only(me.name, "--store-dir")
+        if me.store_dir is not None:
+            raise configmod.memory_only(me.name, "store_dir in its [[server]] table")
         secret = configmod.read_secret(config)
         from .places import from_config
 

@@ -27,6 +27,10 @@ class ServerConfig:
     name: str
     addr: str
     peers: tuple[str, ...]
+    # Where that server keeps a durable store (PROTOCOL §8). Accepted for
+    # the other servers of a mixed herd; this build refuses a store of its
+    # own (``memory_only``).
+    store_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,15 @@ class LogConfig:
 
 _LOG_KEYS = ("max_bytes", "keep", "answers")
 _PLACES_KEYS = ("provider", "url", "timeout_ms")
-_SERVER_KEYS = ("name", "addr", "peers")
-_TOP_KEYS = ("places", "server", "herd", "limits", "log")
+_SERVER_KEYS = ("name", "addr", "peers", "store_dir")
+_STORE_KEYS = ("sync",)
+_TOP_KEYS = ("places", "server", "herd", "limits", "log", "store")
+
+# ``[store] sync`` (PROTOCOL §8): what an IAMAT answer promises where a
+# server has a store. Checked here like the Rust build checks it; a node of
+# this build never has a store, so the mode changes nothing.
+SYNC_MODES = ("always", "everysec", "never")
+DEFAULT_SYNC = "everysec"
 
 
 @dataclass
@@ -113,6 +124,7 @@ class Overrides:
     log_max_bytes: int | None = None
     log_keep: int | None = None
     log_answers: bool | None = None
+    store_sync: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,7 @@ class Config:
     # The name of the environment variable holding the herd secret, if any.
     secret_env: str | None = None
     log: LogConfig = field(default_factory=LogConfig)
+    store_sync: str = DEFAULT_SYNC
 
     def server(self, name: str) -> ServerConfig:
         for s in self.servers:
@@ -250,8 +263,33 @@ def parse(text: str, overrides: Overrides) -> Config:
     if not isinstance(servers_raw, list):
         raise ConfigError(f"{_line_of(text, 'server')}invalid type for `server`, expected an array of tables")
     log = _log(text, _check_table(text, raw.get("log", {}), _LOG_KEYS, "log"), overrides)
+    store_sync = _store_sync(text, _check_table(text, raw.get("store", {}), _STORE_KEYS, "store"), overrides)
     servers = _servers(text, servers_raw)
-    return Config(places, servers, limits, secret_env, log)
+    return Config(places, servers, limits, secret_env, log, store_sync)
+
+
+def _store_sync(text: str, raw: dict, o: Overrides) -> str:
+    """``[store] sync``; ``--store-sync`` beats it (the flag's word is
+    checked by the command line)."""
+    word = _str(text, raw, "sync", False)
+    if o.store_sync is not None:
+        return o.store_sync
+    if word is None:
+        return DEFAULT_SYNC
+    if word not in SYNC_MODES:
+        raise ConfigError(
+            f'[store] sync {rust_debug(word)} is unknown (use "always", "everysec" or "never")'
+        )
+    return word
+
+
+def memory_only(name: str, what: str) -> ConfigError:
+    """The refusal of a store (PROTOCOL §8): ``what`` is ``--store-dir`` or
+    ``store_dir in its [[server]] table``."""
+    return ConfigError(
+        f"{name}: this build keeps its cache in memory only; {what} needs the blocking or "
+        "tokio build (PROTOCOL §8)"
+    )
 
 
 def read_secret(config: Config, environ=None) -> bytes | None:
@@ -361,20 +399,23 @@ def _servers(text: str, raw: list) -> tuple[ServerConfig, ...]:
         peers = entry.get("peers", [])
         if not isinstance(peers, list) or not all(isinstance(p, str) for p in peers):
             raise ConfigError(f"{_line_of(text, 'peers')}invalid type for `peers`, expected a sequence of strings")
-        parsed.append((name, addr, peers))
+        store_dir = _str(text, entry, "store_dir", False)
+        parsed.append((name, addr, peers, store_dir))
     names: set[str] = set()
     addrs: set[str] = set()
-    for name, addr, _ in parsed:
+    for name, addr, _, store_dir in parsed:
         check_name(name)
         if name in names:
             raise ConfigError(f"server {rust_debug(name)} is named twice")
         names.add(name)
         check_addr(name, addr)
+        if store_dir == "":
+            raise ConfigError(f"server {rust_debug(name)}: store_dir is empty")
         if addr in addrs:
             raise ConfigError(f"address {rust_debug(addr)} is used twice")
         addrs.add(addr)
     links: dict[str, set[str]] = {}
-    for name, _, peers in parsed:
+    for name, _, peers, _ in parsed:
         for peer in peers:
             if peer not in names:
                 raise ConfigError(f"server {rust_debug(name)}: peer {rust_debug(peer)} is not a server")
@@ -384,8 +425,8 @@ def _servers(text: str, raw: list) -> tuple[ServerConfig, ...]:
             links.setdefault(peer, set()).add(name)
     # Peers sorted byte-wise, as Rust's BTreeSet<&str> orders them.
     return tuple(
-        ServerConfig(name, addr, tuple(sorted(links.get(name, ()), key=lambda s: s.encode())))
-        for name, addr, _ in parsed
+        ServerConfig(name, addr, tuple(sorted(links.get(name, ()), key=lambda s: s.encode())), store_dir)
+        for name, addr, _, store_dir in parsed
     )
 
 

@@ -4,7 +4,9 @@
 // loads the config, and runs one node (PROTOCOL §6), or prints the default
 // config. Errors leave here as one line on stderr and an exit code: 2 for a
 // bad command line or config (before any port is opened), 1 for a failure
-// while running (a port in use).
+// while running (a port in use). The cache lives in memory only: a durable
+// store (--store-dir, or store_dir in the node's own [[server]] table) is
+// refused with exit 2 before any port opens (PROTOCOL §8).
 
 const path = require('node:path');
 const v8 = require('node:v8');
@@ -38,6 +40,8 @@ Options:
       --log-max-bytes <BYTES>     Rotate <NAME>.log before it passes this size; 0: never [default: 0]
       --log-keep <N>              Rotated files kept, <NAME>.log.1 to .N [default: 5]
       --log-answers               Log WHATSAT answers whole, not as a summary entry
+      --store-dir <DIR>           Not supported in this build (cache in memory only): refused, exit 2
+      --store-sync <MODE>         always, everysec or never: checked, no effect in this build (no store)
   -h, --help                      Print help
 `;
 
@@ -67,6 +71,8 @@ const OPTIONS = {
   'log-answers': { type: 'boolean' },
   config: { type: 'string' },
   'log-dir': { type: 'string' },
+  'store-dir': { type: 'string' },
+  'store-sync': { type: 'string' },
   ...Object.fromEntries(Object.keys(NUMBER_FLAGS).map((name) => [name, { type: 'string' }])),
 };
 
@@ -92,7 +98,7 @@ const hiddenWord = (word) => /^-[^-]/.test(word) && word !== '-h';
  * directory) and word its errors its own way.
  */
 function parseCommandLine(argv) {
-  const args = { command: null, name: null, configFile: null, logDir: 'logs', overrides: {} };
+  const args = { command: null, name: null, configFile: null, logDir: 'logs', storeDir: null, overrides: {} };
   const { tokens } = parseArgs({
     args: argv.map((word) => (hiddenWord(word) ? '' : word)),
     options: OPTIONS,
@@ -124,7 +130,13 @@ function parseCommandLine(argv) {
     const value = token.inlineValue ? token.value : argv[token.index + 1];
     if (token.name === 'config') args.configFile = value;
     else if (token.name === 'log-dir') args.logDir = value;
-    else {
+    else if (token.name === 'store-dir') args.storeDir = value;
+    else if (token.name === 'store-sync') {
+      if (!config.SYNC_MODES.includes(value)) {
+        throw new UsageError(`invalid value '${value}' for '${flag} <MODE>': ${JSON.stringify(value)} is not always, everysec or never`);
+      }
+      args.overrides.storeSync = value;
+    } else {
       const [field, valueName, max] = NUMBER_FLAGS[token.name];
       if (!/^\+?[0-9]+$/.test(value) || Number(value.replace('+', '')) >= max) {
         throw new UsageError(`invalid value '${value}' for '${flag} <${valueName}>': not a whole number in range`);
@@ -192,7 +204,10 @@ async function main() {
     herd = args.configFile
       ? config.loadConfig(args.configFile, args.overrides)
       : config.parseConfig(config.defaultConfigText(), args.overrides);
-    config.serverOf(herd, args.name);
+    const me = config.serverOf(herd, args.name);
+    // No durable store in this build (PROTOCOL §8): refused before anything opens.
+    if (args.storeDir !== null) throw config.memoryOnly(me.name, '--store-dir');
+    if (me.storeDir !== null) throw config.memoryOnly(me.name, 'store_dir in its [[server]] table');
     secret = config.readSecret(herd);
     const warn = (text) => process.stderr.write(`herd-node: ${text}\n`);
     places = fromConfig(herd.places, process.env.PLACES_API_KEY, warn);

@@ -96,6 +96,14 @@ const DEFAULT_LIMITS = Object.freeze({
 /** The [log] table's defaults: size rotation off, five old files, summaries. */
 const DEFAULT_LOG = Object.freeze({ maxBytes: 0, keep: 5, answers: false });
 
+/**
+ * `[store] sync` (PROTOCOL §8): what an IAMAT answer promises where a server
+ * has a durable store. Checked as the Rust builds check it; a node of this
+ * build never has a store (see memoryOnly), so the mode changes nothing.
+ */
+const SYNC_MODES = Object.freeze(['always', 'everysec', 'never']);
+const DEFAULT_SYNC = 'everysec';
+
 /** TOML key (and flag stem) -> field of the limits object, with its type. */
 const LIMIT_KEYS = {
   threads: ['threads', 'usize'],
@@ -172,7 +180,7 @@ function parseConfig(text, overrides = {}) {
     if (e.line) throw new ConfigError(`line ${e.line}, column ${e.column}: ${first}`);
     throw new ConfigError(first);
   }
-  table('config', raw, ['places', 'server', 'herd', 'limits', 'log']);
+  table('config', raw, ['places', 'server', 'herd', 'limits', 'log', 'store']);
   const herd = raw.herd === undefined ? {} : table('[herd]', raw.herd, ['secret_env']);
   const secretEnv = herd.secret_env === undefined ? null : string('[herd] secret_env', herd.secret_env);
   const places = placesConfig(raw.places === undefined ? {} : table('[places]', raw.places, ['provider', 'url', 'timeout_ms']), overrides);
@@ -182,8 +190,33 @@ function parseConfig(text, overrides = {}) {
   if (!Array.isArray(rawServers)) {
     throw new ConfigError(`server: invalid type: ${describeValue(rawServers)}, expected a sequence`);
   }
-  const servers = serversConfig(rawServers.map((s, i) => table(`[[server]] #${i + 1}`, s, ['name', 'addr', 'peers'])));
-  return { places, servers, limits, secretEnv, log };
+  const storeSync = storeSyncConfig(raw.store === undefined ? {} : table('[store]', raw.store, ['sync']), overrides);
+  const servers = serversConfig(rawServers.map((s, i) => table(`[[server]] #${i + 1}`, s, ['name', 'addr', 'peers', 'store_dir'])));
+  return { places, servers, limits, secretEnv, log, storeSync };
+}
+
+/**
+ * `[store] sync`, one of SYNC_MODES (default everysec); the flag (override
+ * storeSync, its word checked by the command line) beats the file.
+ */
+function storeSyncConfig(raw, overrides) {
+  const word = raw.sync === undefined ? undefined : string('[store] sync', raw.sync);
+  if (overrides.storeSync !== undefined) return overrides.storeSync;
+  if (word === undefined) return DEFAULT_SYNC;
+  if (!SYNC_MODES.includes(word)) {
+    throw new ConfigError(`[store] sync ${JSON.stringify(word)} is unknown (use "always", "everysec" or "never")`);
+  }
+  return word;
+}
+
+/**
+ * The refusal of a durable store (PROTOCOL §8) for server `name`: `what` is
+ * `--store-dir` or `store_dir in its [[server]] table`.
+ */
+function memoryOnly(name, what) {
+  return new ConfigError(
+    `${name}: this build keeps its cache in memory only; ${what} needs the blocking or tokio build (PROTOCOL §8)`,
+  );
 }
 
 /**
@@ -277,13 +310,16 @@ function serversConfig(raw) {
       }
       peers = s.peers.map((p) => string(`[[server]] #${i + 1} peers`, p));
     }
-    return { name, addr, peers };
+    // Another server's durable store (PROTOCOL §8); this build has none.
+    const storeDir = s.store_dir === undefined ? null : string(`[[server]] #${i + 1} store_dir`, s.store_dir);
+    return { name, addr, peers, storeDir };
   });
   for (const server of parsed) {
     checkName(server.name);
     if (names.has(server.name)) throw new ConfigError(`server ${JSON.stringify(server.name)} is named twice`);
     names.add(server.name);
     checkAddr(server.name, server.addr);
+    if (server.storeDir === '') throw new ConfigError(`server ${JSON.stringify(server.name)}: store_dir is empty`);
     if (addrs.has(server.addr)) throw new ConfigError(`address ${JSON.stringify(server.addr)} is used twice`);
     addrs.add(server.addr);
   }
@@ -301,7 +337,7 @@ function serversConfig(raw) {
   }
   // Sorted as Rust's BTreeSet sorts: by UTF-8 bytes.
   const byBytes = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-  return parsed.map((s) => ({ name: s.name, addr: s.addr, peers: [...links.get(s.name)].sort(byBytes) }));
+  return parsed.map((s) => ({ name: s.name, addr: s.addr, peers: [...links.get(s.name)].sort(byBytes), storeDir: s.storeDir }));
 }
 
 /** A server name is one protocol field: non-empty, no white space or control. */
@@ -368,6 +404,9 @@ module.exports = {
   DEFAULT_LIMITS,
   DEFAULT_LOG,
   LIMIT_KEYS,
+  SYNC_MODES,
+  DEFAULT_SYNC,
+  memoryOnly,
   defaultConfigText,
   parseConfig,
   loadConfig,
