@@ -14,11 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use herd::answer;
-use herd::cache::{AtRecord, Cache};
+use herd::cache::Cache;
 use herd::dispatch::{self, ClientLine};
 use herd::logfile::LogBatch;
 use herd::places::{self, NearbyQuery, Offline, Places};
 use herd::protocol::{self, AtLine, Nanos, Request};
+use herd::record::AtRecord;
 
 const IAMAT: &str = "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503";
 const NOW: Nanos = Nanos(1_621_464_828_223_372_036);

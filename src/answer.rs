@@ -8,9 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cache::{AtRecord, Cache};
+use crate::cache::Cache;
 use crate::places::NearbyQuery;
 use crate::protocol::{AtLine, IAmAt, Nanos, WhatsAt};
+use crate::record::AtRecord;
 
 /// The AT record server `server` makes of `iamat` received at `now`: the
 /// exact signed time difference, then the client's operands as written.

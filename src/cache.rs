@@ -9,53 +9,16 @@
 
 use std::cmp::Ordering as Order;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 
 use crate::limits::{EVICTION_NOTICE_INTERVAL, Limits};
-use crate::protocol::{AtLine, Location, Nanos};
-
-/// One client's newest known location, as an AT line and its parsed parts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AtRecord {
-    /// The client's own time from the IAMAT: what "newest" compares.
-    pub client_time: Nanos,
-    pub location: Location,
-    /// Canonical AT line (one space between fields), no line ending.
-    pub line: String,
-    /// Where the client id sits in `line`.
-    client: std::ops::Range<usize>,
-}
-
-impl AtRecord {
-    /// Builds a record from a parsed AT line (ours or a neighbour's).
-    pub fn new(at: &AtLine<'_>) -> AtRecord {
-        let line = at.canonical();
-        let start = "AT ".len() + at.server.len() + 1 + at.diff.len() + 1;
-        AtRecord {
-            client_time: at.time,
-            location: at.location,
-            line,
-            client: start..start + at.client.len(),
-        }
-    }
-
-    /// The client id this record is about.
-    pub fn client(&self) -> &str {
-        &self.line[self.client.clone()]
-    }
-}
-
-/// The merge rule of PROTOCOL §3: `candidate` replaces `kept` when its
-/// client time is later, or the times are equal and its line is larger
-/// byte-wise. Equal lines change nothing, so a flood always ends, and every
-/// server settles on the same line whatever order the updates arrive in.
-pub fn newer(candidate: &AtRecord, kept: &AtRecord) -> bool {
-    (candidate.client_time, candidate.line.as_bytes()) > (kept.client_time, kept.line.as_bytes())
-}
+use crate::protocol::Nanos;
+use crate::record::{AtRecord, newer};
+use crate::store::changes::{Changes, Ticket};
 
 /// Client id -> newest record, shared by every thread of a node, holding
 /// at most `max_cached_clients` clients.
@@ -80,6 +43,9 @@ pub struct Cache {
     noticed: AtomicU64,
     /// When the last eviction notice was made.
     last_notice: Mutex<Option<Instant>>,
+    /// Where changes are recorded for the durable store, if the node has
+    /// one (PROTOCOL §8): under the write lock, so in the cache's order.
+    store: OnceLock<Arc<Changes>>,
 }
 
 #[derive(Debug, Default)]
@@ -157,7 +123,45 @@ impl Cache {
             evictions: AtomicU64::new(0),
             noticed: AtomicU64::new(0),
             last_notice: Mutex::new(None),
+            store: OnceLock::new(),
         }
+    }
+
+    /// Loads the clients read from a durable store (before the node takes
+    /// any client) and from then on records every change for it. Returns
+    /// the clients loaded but not kept (a bound lowered since the store was
+    /// written), which the store is told to drop.
+    pub fn load_and_attach(&self, records: Vec<AtRecord>, changes: Arc<Changes>) -> usize {
+        let mut ids: Vec<String> = Vec::with_capacity(records.len());
+        for record in records {
+            ids.push(record.client().to_owned());
+            self.offer(record);
+        }
+        let _ = self.store.set(changes);
+        let mut dropped = 0;
+        if let Some(changes) = self.store.get() {
+            let kept = self.kept.read();
+            for id in ids
+                .iter()
+                .filter(|id| !kept.records.contains_key(id.as_str()))
+            {
+                changes.remove(id);
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
+    /// The ticket an answer waits for when the store promises `always`
+    /// (`None`: no store, or one whose answers do not wait).
+    pub fn durable_ticket(&self) -> Option<Ticket> {
+        let changes = self.store.get()?;
+        changes.answers_wait().then(|| changes.ticket())
+    }
+
+    /// The durable store's changes, if the node has a store.
+    pub fn store(&self) -> Option<&Arc<Changes>> {
+        self.store.get()
     }
 
     /// Stores `record` if it is newer than the one kept for its client (the
@@ -181,6 +185,9 @@ impl Cache {
                     });
                     by_age.insert(Age::of(&record));
                 }
+                if let Some(store) = self.store.get() {
+                    store.put(&record);
+                }
                 Some(record)
             }
             None => {
@@ -193,6 +200,9 @@ impl Cache {
                     }
                     if let Some(evicted) = by_age.pop_first() {
                         records.remove(evicted.record.client());
+                        if let Some(store) = self.store.get() {
+                            store.remove(evicted.record.client());
+                        }
                     }
                     self.evictions.fetch_add(1, Ordering::Relaxed);
                 }
@@ -200,6 +210,9 @@ impl Cache {
                     by_age.insert(Age::of(&record));
                 }
                 records.insert(record.client().to_owned(), Arc::clone(&record));
+                if let Some(store) = self.store.get() {
+                    store.put(&record);
+                }
                 Some(record)
             }
         }

@@ -12,8 +12,10 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::config::{self, Config, Overrides};
+use crate::config::{self, Config, Overrides, ServerConfig};
 use crate::link::auth::HerdSecret;
+use crate::node_args::StoreArgs;
+use crate::store::{self, Opened};
 
 /// A failure that ends the program: its message and exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,12 +56,17 @@ pub fn exit(program: &str, result: Result<(), Failure>) -> ExitCode {
 /// Diagnostics on stderr through `env_logger` (`RUST_LOG`, `info` by
 /// default). The modules in `quiet` stay at `warn` whatever `RUST_LOG`
 /// says: HTTP libraries log request URLs at debug level, and the legacy
-/// Places API's key is in its URL.
+/// Places API's key is in its URL. The store's crates (fjall, lsm_tree)
+/// are silent: the node's log says what the store did and why it failed
+/// (PROTOCOL §8), and a store that cannot be opened is one line on stderr.
 pub fn init_logging(quiet: &[&str]) {
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     for module in quiet {
         builder.filter_module(module, log::LevelFilter::Warn);
+    }
+    for module in ["fjall", "lsm_tree"] {
+        builder.filter_module(module, log::LevelFilter::Off);
     }
     builder.init();
 }
@@ -91,4 +98,16 @@ pub fn resolve_flag_addr(flag: &str, text: &str) -> Result<SocketAddr, Failure> 
     addrs
         .next()
         .ok_or_else(|| bad("names no address".to_owned()))
+}
+
+/// Opens and reads the node's durable store (`--store-dir`, else the
+/// config's `store_dir`), if it has one, before any port opens; a store
+/// that cannot be opened or read is a start-up error (exit 2, PROTOCOL §8).
+pub fn open_store(args: &StoreArgs, me: &ServerConfig) -> Result<Option<Opened>, Failure> {
+    let Some(dir) = args.store_dir.as_ref().or(me.store_dir.as_ref()) else {
+        return Ok(None);
+    };
+    store::open(dir)
+        .map(Some)
+        .map_err(|e| Failure::config(format!("{}: {e}", me.name)))
 }

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::limits::Limits;
 use crate::limits::{MAX_THREADS, PLACES_TIMEOUT};
 use crate::logfile::LogOptions;
+use crate::store::SyncMode;
 
 /// The default herd of PROTOCOL §1 as commented TOML: what `herd config`
 /// prints and what a node runs with when no `--config` is given.
@@ -32,6 +33,9 @@ pub struct Config {
     pub secret_env: Option<String>,
     /// How the node's log is kept (`[log]`, PROTOCOL §4).
     pub log: LogOptions,
+    /// What an IAMAT answer promises where a server has a store
+    /// (`[store] sync`, PROTOCOL §8).
+    pub store_sync: SyncMode,
 }
 
 /// One server: its name, address and (symmetric) neighbours.
@@ -42,6 +46,9 @@ pub struct ServerConfig {
     pub addr: String,
     /// Neighbours, sorted: those named here plus those that name this server.
     pub peers: Vec<String>,
+    /// Where it keeps its durable store (`store_dir`, PROTOCOL §8), relative
+    /// to the working directory; `None`: its cache lives in memory only.
+    pub store_dir: Option<std::path::PathBuf>,
 }
 
 /// Which Places provider answers WHATSAT.
@@ -86,6 +93,8 @@ pub struct Overrides {
     pub log_keep: Option<u32>,
     /// `Some(true)` with `--log-answers`; `None`: the file's.
     pub log_answers: Option<bool>,
+    /// `--store-sync`.
+    pub store_sync: Option<SyncMode>,
 }
 
 /// A configuration that cannot be used, as one line of text.
@@ -117,6 +126,14 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    store: RawStore,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    sync: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -142,6 +159,7 @@ struct RawServer {
     addr: String,
     #[serde(default)]
     peers: Vec<String>,
+    store_dir: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -199,12 +217,22 @@ impl Config {
         let limits = limits(&raw.limits, overrides)?;
         let log = log_options(&raw.log, overrides)?;
         let servers = servers(raw.server)?;
+        let store_sync = match (overrides.store_sync, raw.store.sync.as_deref()) {
+            (Some(mode), _) => mode,
+            (None, None) => SyncMode::default(),
+            (None, Some(word)) => SyncMode::from_word(word).ok_or_else(|| {
+                error(format!(
+                    "[store] sync {word:?} is unknown (use \"always\", \"everysec\" or \"never\")"
+                ))
+            })?,
+        };
         Ok(Config {
             places,
             servers,
             limits,
             secret_env,
             log,
+            store_sync,
         })
     }
 
@@ -357,6 +385,12 @@ fn servers(raw: Vec<RawServer>) -> Result<Vec<ServerConfig>, ConfigError> {
             return Err(error(format!("server {:?} is named twice", server.name)));
         }
         check_addr(&server.name, &server.addr)?;
+        if server.store_dir.as_deref() == Some("") {
+            return Err(error(format!(
+                "server {:?}: store_dir is empty",
+                server.name
+            )));
+        }
         if !addrs.insert(server.addr.as_str()) {
             return Err(error(format!("address {:?} is used twice", server.addr)));
         }
@@ -390,6 +424,7 @@ fn servers(raw: Vec<RawServer>) -> Result<Vec<ServerConfig>, ConfigError> {
                 .get(server.name.as_str())
                 .map(|peers| peers.iter().map(|p| p.to_string()).collect())
                 .unwrap_or_default(),
+            store_dir: server.store_dir.as_ref().map(std::path::PathBuf::from),
         })
         .collect())
 }

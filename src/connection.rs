@@ -29,6 +29,7 @@ use crate::link::{handshake, inbound};
 use crate::logfile::LogBatch;
 use crate::park::{Parkable, Parker};
 use crate::state::NodeState;
+use crate::store::changes::Ticket;
 
 /// Holds a client's place in the admission count and the socket registry;
 /// gives both back however the connection ends.
@@ -142,6 +143,8 @@ fn run(mut client: Client) {
     let addr = client.addr;
     let mut out = Vec::with_capacity(4096);
     let mut log = LogBatch::new();
+    // The store ticket the answers in `out` wait for (`sync = always`).
+    let mut durable = None;
     let ending = loop {
         // Parked only while waiting with nothing buffered (answers out).
         let park_at = match &client.parker {
@@ -155,7 +158,14 @@ fn run(mut client: Client) {
                 log.received(&client.peer, line);
                 let answered_from = out.len();
                 let mut summary = None;
-                let outcome = cmd::client_line(&state, line, client.first, &mut out, &mut summary);
+                let outcome = cmd::client_line(
+                    &state,
+                    line,
+                    client.first,
+                    &mut out,
+                    &mut summary,
+                    &mut durable,
+                );
                 client.first = false;
                 if out.len() > answered_from {
                     let answer = &out[answered_from..];
@@ -204,6 +214,7 @@ fn run(mut client: Client) {
         match outcome {
             Outcome::Continue if client.reader.has_buffered_line() => continue,
             Outcome::Continue => {
+                wait_for_store(&state, durable.take());
                 let written = write_out(client.reader.get_ref(), &mut out, limits.write_timeout);
                 if let Err(e) = written {
                     log_not_taken(&mut log, addr, &e, limits.write_timeout);
@@ -230,6 +241,7 @@ fn run(mut client: Client) {
     let Client {
         mut reader, slot, ..
     } = client;
+    wait_for_store(&state, durable.take());
     if let Err(e) = write_out(reader.get_ref(), &mut out, limits.write_timeout) {
         log_not_taken(&mut log, addr, &e, limits.write_timeout);
     }
@@ -282,6 +294,16 @@ enum Ending {
     Peer(String),
     /// A neighbour's hello in a herd with a secret: the handshake is next.
     Challenge(Challenge),
+}
+
+/// With `sync = always`, waits until the store has the updates the
+/// answers about to be written acknowledge (PROTOCOL §8): one wait for a
+/// whole batch of pipelined lines. A store that cannot write ends the wait
+/// at once; the node's log and metrics say the answers are not durable.
+fn wait_for_store(state: &NodeState, ticket: Option<Ticket>) {
+    if let (Some(ticket), Some(store)) = (ticket, state.cache.store()) {
+        store.wait(ticket);
+    }
 }
 
 /// Writes `out` and empties it, within one deadline: `timeout` from now

@@ -62,8 +62,10 @@ pub mod park;
 pub mod park;
 pub mod places;
 pub mod protocol;
+pub mod record;
 pub mod shutdown;
 pub mod state;
+pub mod store;
 pub mod up;
 
 pub use config::{Config, Overrides};

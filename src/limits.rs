@@ -189,6 +189,21 @@ pub const MAX_HANDSHAKE_LINE: usize = 1024;
 /// restarted neighbour is noticed without waiting for traffic.
 pub const LIVENESS_CHECK: Duration = Duration::from_millis(100);
 
+// ---- The durable store (PROTOCOL §8) ----
+
+/// `[store] sync = everysec`: the longest a change written to the store
+/// waits for its fsync. Half a second, so that with an fsync of up to half
+/// a second the promise (at most the last second of acknowledged updates
+/// lost) still holds; two fsyncs a second cost next to nothing.
+pub const STORE_EVERYSEC_SYNC: Duration = Duration::from_millis(500);
+
+/// A store that failed to write (a full disk, say) is opened afresh and
+/// tried again this often; meanwhile changes wait in memory.
+pub const STORE_RETRY: Duration = Duration::from_secs(1);
+
+/// How long a stopping node waits for its store's last write and fsync.
+pub const STORE_STOP_DEADLINE: Duration = Duration::from_secs(10);
+
 // ---- Stopping ----
 
 /// How long stopping waits for busy threads or tasks (a worker in the

@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use herd::cli::{self, Failure, herd_secret, load_config, resolve_flag_addr};
+use herd::cli::{self, Failure, herd_secret, load_config, open_store, resolve_flag_addr};
 use herd::client::{self, Client};
 use herd::config::{self, Overrides};
 use herd::logfile::NodeLog;
@@ -101,6 +101,9 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
     let api_key = std::env::var("PLACES_API_KEY").ok();
     let places = places::from_config(&config.places, api_key).map_err(Failure::config)?;
     let secret = herd_secret(&config)?;
+    // The durable store is read before any port opens: one that cannot be
+    // opened or read is a start-up error (PROTOCOL §8).
+    let store = open_store(&args.store, me)?;
     // Catch SIGINT/SIGTERM before the port opens: from the moment a client
     // (or `herd up`) can see the node, a signal means a clean stop. SIGHUP
     // reopens the log (PROTOCOL §4), one caught before the start included.
@@ -122,6 +125,7 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
         log_dir: &args.common.log_dir,
         clock: herd::clock::system_clock,
         secret,
+        store,
     };
     let node = herd::start(&config, options)
         .map_err(|e| Failure::running(format!("{}: cannot start: {e}", args.name)))?;

@@ -24,7 +24,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::connection::{self, ClientParker};
 use crate::identity::Identity;
-use crate::limits::{STOP_DEADLINE, STOP_WAKE_CONNECT};
+use crate::limits::{STOP_DEADLINE, STOP_WAKE_CONNECT, STORE_STOP_DEADLINE};
 use crate::link::auth::HerdSecret;
 use crate::link::outbound;
 use crate::link::queues::Flooder;
@@ -36,6 +36,7 @@ use crate::park::Parker;
 use crate::places::PlacesHandle;
 use crate::shutdown::{Shutdown, Sockets, wake_addr};
 use crate::state::NodeState;
+use crate::store::{self, Store};
 
 /// What starting a node needs besides its config.
 pub struct NodeOptions<'a> {
@@ -49,6 +50,9 @@ pub struct NodeOptions<'a> {
     /// The herd's shared secret, read from the environment by the caller
     /// (`None` where the config names none).
     pub secret: Option<HerdSecret>,
+    /// The durable store, opened and read by the caller before it bound
+    /// the listener (PROTOCOL §8); `None`: the cache lives in memory only.
+    pub store: Option<store::Opened>,
 }
 
 /// A started node. Dropping it without [`stop`](NodeHandle::stop) leaves
@@ -60,6 +64,7 @@ pub struct NodeHandle {
     accept: JoinHandle<ThreadPool>,
     senders: Vec<JoinHandle<()>>,
     parker: Option<Arc<ClientParker>>,
+    store: Option<Store>,
     log_writer: LogWriter,
 }
 
@@ -96,6 +101,16 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
         secret: options.secret,
     });
     let name = state.me.name();
+    let store = match options.store {
+        Some(opened) => Some(Store::start(
+            opened,
+            config.store_sync,
+            &state.cache,
+            name,
+            state.log.clone(),
+        )?),
+        None => None,
+    };
     state.log.notice(format_args!(
         "{name} listening on {addr}, {threads} workers, neighbours: {}",
         state.me.neighbours().join(", ")
@@ -121,6 +136,7 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
         accept,
         senders,
         parker,
+        store,
         log_writer,
     })
 }
@@ -210,13 +226,25 @@ impl NodeHandle {
                 abandoned += 1;
             }
         }
+        // 4. The store: nothing changes the cache any more; its last
+        // changes are written and fsynced (in every sync mode).
+        if let Some(store) = self.store {
+            let dir = store.dir().to_path_buf();
+            if !store.stop(STORE_STOP_DEADLINE) {
+                abandoned += 1;
+                state.log.notice(format_args!(
+                    "store {}: its last write did not finish within {STORE_STOP_DEADLINE:?}",
+                    dir.display()
+                ));
+            }
+        }
         let took = started.elapsed();
         state.log.notice(format_args!(
             "{} stopped in {} ms ({panics} worker panics, {abandoned} threads abandoned)",
             state.me.name(),
             took.as_millis()
         ));
-        // 4. Flush the log last, so that it records all of the above.
+        // 5. Flush the log last, so that it records all of the above.
         self.log_writer.stop();
         StopReport {
             panics,

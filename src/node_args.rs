@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::config::Overrides;
+use crate::store::SyncMode;
 
 #[derive(Args)]
 pub struct NodeArgs {
@@ -20,6 +21,8 @@ pub struct NodeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Serve Prometheus metrics at http://HOST:PORT/metrics (blocking
     /// build only; other builds refuse it).
     #[arg(long, value_name = "HOST:PORT")]
@@ -114,6 +117,25 @@ pub struct LogArgs {
     pub log_keep: Option<u32>,
 }
 
+/// A durable store (PROTOCOL §8, the Rust builds).
+#[derive(Args)]
+pub struct StoreArgs {
+    /// Keep the cache in a durable store in DIR (created if missing),
+    /// loaded before the port opens [default: the config's store_dir, or
+    /// none: memory only].
+    #[arg(long, value_name = "DIR")]
+    pub store_dir: Option<PathBuf>,
+    /// What an IAMAT answer promises with a store: always (on disk before
+    /// the answer), everysec (at most the last second lost), never (the OS
+    /// decides) [default: everysec, or the config's [store] sync].
+    #[arg(long, value_name = "MODE", value_parser = parse_sync)]
+    pub store_sync: Option<SyncMode>,
+}
+
+fn parse_sync(word: &str) -> Result<SyncMode, String> {
+    SyncMode::from_word(word).ok_or_else(|| format!("{word:?} is not always, everysec or never"))
+}
+
 impl NodeArgs {
     /// The flags that override the config's `[limits]`.
     pub fn overrides(&self) -> Overrides {
@@ -136,6 +158,7 @@ impl NodeArgs {
             log_max_bytes: self.log.log_max_bytes,
             log_keep: self.log.log_keep,
             log_answers: self.log.log_answers.then_some(true),
+            store_sync: self.store.store_sync,
         }
     }
 }

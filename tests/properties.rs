@@ -6,8 +6,9 @@
 //! path and order its floods take.
 
 use herd::answer;
-use herd::cache::{AtRecord, Cache, newer};
+use herd::cache::Cache;
 use herd::protocol::{self, Location, Nanos, Request};
+use herd::record::{AtRecord, newer};
 use proptest::prelude::*;
 
 /// A client id: 1 to 40 printable ASCII characters, no white space.

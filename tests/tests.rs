@@ -18,4 +18,5 @@ mod peer_auth;
 mod places;
 mod properties;
 mod providers;
+mod store;
 mod support;

@@ -4,8 +4,8 @@
 //! is flooded on to every neighbour but the one it came from. An AT that
 //! changes nothing goes no further, which is what ends a flood.
 
-use crate::cache::AtRecord;
 use crate::protocol::AtLine;
+use crate::record::AtRecord;
 use crate::state::NodeState;
 
 pub fn run(state: &NodeState, from: &str, at: &AtLine<'_>) {

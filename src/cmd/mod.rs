@@ -16,23 +16,27 @@ pub mod whatsat;
 use crate::dispatch::{self, ClientLine, LinkLine, Outcome, invalid};
 use crate::places::AnswerSummary;
 use crate::state::NodeState;
+use crate::store::changes::Ticket;
 
 /// Answers one line from a client connection, appending to `out`.
 /// `first` is true for the connection's first line, the only place where a
 /// neighbour may say `PEER`. A WHATSAT answered leaves its summary (for the
-/// log) in `summary`.
+/// log) in `summary`; an IAMAT whose answer must wait for the durable store
+/// (`sync = always`, PROTOCOL §8) leaves the ticket to wait for in `durable`.
 pub fn client_line(
     state: &NodeState,
     line: &[u8],
     first: bool,
     out: &mut Vec<u8>,
     summary: &mut Option<AnswerSummary>,
+    durable: &mut Option<Ticket>,
 ) -> Outcome {
     match dispatch::client_line(line, first) {
         ClientLine::Blank => Outcome::Continue,
         ClientLine::IAmAt(request) => {
             if iamat::run(state, &request, out) {
                 state.metrics.iamat();
+                *durable = state.cache.durable_ticket().max(*durable);
             } else {
                 state.metrics.client_invalid();
                 invalid(line, out);

@@ -26,9 +26,9 @@ use crossbeam_channel::{Receiver, select};
 use super::handshake;
 use super::queues::LinkPlan;
 use super::socket;
-use crate::cache::AtRecord;
 use crate::limits::{BATCH, BUSY_LINK, CONNECT_TIMEOUT, LINK_BUFFER, LIVENESS_CHECK};
 use crate::logfile::LogBatch;
+use crate::record::AtRecord;
 use crate::state::NodeState;
 
 /// Starts one sender thread per neighbour.

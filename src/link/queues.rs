@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
-use crate::cache::AtRecord;
 use crate::identity::Neighbour;
+use crate::record::AtRecord;
 
 /// The sending side of every neighbour's queue; lives in the node's state.
 #[derive(Debug)]

@@ -276,6 +276,7 @@ impl TestHerd {
                 .iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, s)| s.clone()),
+            store: None,
         };
         herd::start(&self.config, options).expect("node starts")
     }

@@ -8,22 +8,25 @@
 //! thread.
 
 use herd::answer;
-use herd::cache::AtRecord;
 use herd::dispatch::{self, ClientLine, LinkLine, Outcome, invalid};
 use herd::places::{self, AnswerSummary};
+use herd::record::AtRecord;
+use herd::store::changes::Ticket;
 
 use crate::state::NodeState;
 
 /// Answers one line from a client connection, appending to `out`.
 /// `first` is true for the connection's first line, the only place where a
 /// neighbour may say `PEER`. A WHATSAT answered leaves its summary (for the
-/// log) in `summary`.
+/// log) in `summary`; an IAMAT whose answer must wait for the durable store
+/// leaves the ticket to wait for in `durable`.
 pub async fn client_line(
     state: &NodeState,
     line: &[u8],
     first: bool,
     out: &mut Vec<u8>,
     summary: &mut Option<AnswerSummary>,
+    durable: &mut Option<Ticket>,
 ) -> Outcome {
     match dispatch::client_line(line, first) {
         ClientLine::Blank => Outcome::Continue,
@@ -42,6 +45,8 @@ pub async fn client_line(
                 state.flooder.flood(&stored, None);
             }
             log_evictions(state);
+            // With `sync = always` the answer waits for this (PROTOCOL §8).
+            *durable = state.cache.durable_ticket().max(*durable);
             Outcome::Continue
         }
         ClientLine::WhatsAt(request) => {

@@ -20,6 +20,7 @@ use herd::framing::Event;
 use herd::limits::{LINGER, LINGER_BYTES};
 use herd::link::auth::Challenge;
 use herd::logfile::LogBatch;
+use herd::store::changes::Ticket;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -62,6 +63,8 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
     // Formatted once: every line in and out is logged with it.
     let peer = addr.to_string();
     let mut first = true;
+    // The store ticket the answers in `out` wait for (`sync = always`).
+    let mut durable = None;
     // One stop future for the connection's life: made (and registered with
     // the token) once, not once per line.
     let stop = state.stop.cancelled();
@@ -76,7 +79,9 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
                 log.received(&peer, line);
                 let answered_from = out.len();
                 let mut summary = None;
-                let outcome = cmd::client_line(&state, line, first, &mut out, &mut summary).await;
+                let outcome =
+                    cmd::client_line(&state, line, first, &mut out, &mut summary, &mut durable)
+                        .await;
                 first = false;
                 if out.len() > answered_from {
                     let answer = &out[answered_from..];
@@ -112,6 +117,7 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
         match outcome {
             Outcome::Continue if reader.has_buffered_line() => continue,
             Outcome::Continue => {
+                wait_for_store(&state, durable.take()).await;
                 let written = write_out(&mut write, &mut out, limits.write_timeout).await;
                 if let Err(e) = written {
                     log_not_taken(&mut log, addr, &e, limits.write_timeout);
@@ -134,6 +140,7 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
             }
         }
     };
+    wait_for_store(&state, durable.take()).await;
     if let Err(e) = write_out(&mut write, &mut out, limits.write_timeout).await {
         log_not_taken(&mut log, addr, &e, limits.write_timeout);
     }
@@ -169,6 +176,25 @@ pub async fn serve(state: Arc<NodeState>, stream: TcpStream, addr: SocketAddr) {
 /// `timeout` from now (PROTOCOL §5), however many writes it takes (a
 /// client that does not take its answer, or takes it a few bytes at a
 /// time, is disconnected). `ErrorKind::TimedOut`: not taken in time.
+/// With `sync = always`, waits until the store has the updates the
+/// answers about to be written acknowledge (PROTOCOL §8): one wait for a
+/// whole batch of pipelined lines. The store's writer thread wakes this
+/// task; no runtime thread blocks. A store that cannot write ends the wait
+/// at once (the node's log says the answers are not durable).
+async fn wait_for_store(state: &NodeState, ticket: Option<Ticket>) {
+    let (Some(ticket), Some(store)) = (ticket, state.cache.store()) else {
+        return;
+    };
+    let (done, durable) = tokio::sync::oneshot::channel();
+    store.when_durable(
+        ticket,
+        Box::new(move || {
+            let _ = done.send(());
+        }),
+    );
+    let _ = durable.await;
+}
+
 async fn write_out(
     write: &mut OwnedWriteHalf,
     out: &mut Vec<u8>,

@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use herd::cli::{self, Failure, herd_secret, load_config};
+use herd::cli::{self, Failure, herd_secret, load_config, open_store};
 use herd::node_args::NodeArgs;
 use herd_tokio::places::Provider;
 use herd_tokio::{NodeOptions, start};
@@ -62,6 +62,9 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
         let api_key = std::env::var("PLACES_API_KEY").ok();
         let places = Provider::from_config(&config.places, api_key).map_err(Failure::config)?;
         let secret = herd_secret(&config)?;
+        // The durable store is read before any port opens (PROTOCOL §8);
+        // reading it blocks, which is fine before the node serves anyone.
+        let store = open_store(&args.store, &me)?;
         // Catch SIGINT/SIGTERM before the port opens: from the moment a
         // client can see the node, a signal means a clean stop.
         let mut sigterm = signal(SignalKind::terminate())
@@ -81,6 +84,7 @@ fn run_node(args: NodeArgs) -> Result<(), Failure> {
             log_dir: &args.common.log_dir,
             clock: herd::clock::system_clock,
             secret,
+            store,
         };
         let node = start(&config, options)
             .map_err(|e| Failure::running(format!("{}: cannot start: {e}", me.name)))?;

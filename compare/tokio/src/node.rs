@@ -19,9 +19,10 @@ use herd::cache::Cache;
 use herd::clock::Clock;
 use herd::config::Config;
 use herd::identity::Identity;
-use herd::limits::STOP_DEADLINE;
+use herd::limits::{STOP_DEADLINE, STORE_STOP_DEADLINE};
 use herd::link::auth::HerdSecret;
 use herd::logfile::{self, LogWriter};
+use herd::store::{self, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -42,6 +43,10 @@ pub struct NodeOptions<'a> {
     pub clock: Clock,
     /// The herd's shared secret, read from the environment by the caller.
     pub secret: Option<HerdSecret>,
+    /// The durable store, opened and read before the listener was bound
+    /// (PROTOCOL §8); its writer is a thread of its own, so the runtime
+    /// never waits on the disk.
+    pub store: Option<store::Opened>,
 }
 
 /// A started node.
@@ -49,6 +54,7 @@ pub struct NodeOptions<'a> {
 pub struct NodeHandle {
     state: Arc<NodeState>,
     addr: SocketAddr,
+    store: Option<Store>,
     log_writer: LogWriter,
 }
 
@@ -72,6 +78,16 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
         inbound: InboundLinks::default(),
         secret: options.secret,
     });
+    let store = match options.store {
+        Some(opened) => Some(Store::start(
+            opened,
+            config.store_sync,
+            &state.cache,
+            state.me.name(),
+            state.log.clone(),
+        )?),
+        None => None,
+    };
     state.log.notice(format_args!(
         "{} listening on {addr}, {} runtime workers, neighbours: {}",
         state.me.name(),
@@ -89,6 +105,7 @@ pub fn start(config: &Config, options: NodeOptions<'_>) -> io::Result<NodeHandle
     Ok(NodeHandle {
         state,
         addr,
+        store,
         log_writer,
     })
 }
@@ -114,6 +131,22 @@ impl NodeHandle {
         let clean = tokio::time::timeout(STOP_DEADLINE, state.tasks.wait())
             .await
             .is_ok();
+        // The store: nothing changes the cache any more; its last changes
+        // are written and fsynced (in every sync mode), off the runtime.
+        let mut store_clean = true;
+        if let Some(store) = self.store {
+            let dir = store.dir().to_path_buf();
+            store_clean = tokio::task::spawn_blocking(move || store.stop(STORE_STOP_DEADLINE))
+                .await
+                .unwrap_or(false);
+            if !store_clean {
+                state.log.notice(format_args!(
+                    "store {}: its last write did not finish within {STORE_STOP_DEADLINE:?}",
+                    dir.display()
+                ));
+            }
+        }
+        let clean = clean && store_clean;
         let took = started.elapsed();
         state.log.notice(format_args!(
             "{} stopped in {} ms ({} tasks abandoned)",

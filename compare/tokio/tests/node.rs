@@ -88,6 +88,7 @@ impl Node {
                 log_dir,
                 clock: herd::clock::system_clock,
                 secret: secret.and_then(|s| HerdSecret::new(s.as_bytes().to_vec())),
+                store: None,
             };
             herd_tokio::start(config, options).expect("node starts")
         });

@@ -12,8 +12,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use herd::cache::AtRecord;
 use herd::identity::Neighbour;
+use herd::record::AtRecord;
 use tokio::sync::{Notify, mpsc};
 
 /// The sending side of every neighbour's queue; lives in the node's state.
