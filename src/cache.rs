@@ -6,6 +6,8 @@
 //! unit-tested; [`Cache::offer`] applies it under one write lock, and with
 //! it the bound of PROTOCOL §5 (`max_cached_clients`): a full cache evicts
 //! its oldest client for a new one, or drops a new one older than all.
+//! With a durable store (PROTOCOL §8) each change is recorded for it
+//! (`store/changes.rs`) in the same lock scope.
 
 use std::cmp::Ordering as Order;
 use std::collections::{BTreeSet, HashMap};
@@ -28,7 +30,10 @@ use crate::store::changes::{Changes, Ticket};
 /// lock on the request path): it is held just long enough to look up or
 /// swap an `Arc`, never across socket I/O, a channel send, a Places call or
 /// a log write, and never taken twice by one thread (parking_lot's lock is
-/// fair, so a recursive read can deadlock behind a waiting writer).
+/// fair, so a recursive read can deadlock behind a waiting writer). With a
+/// durable store, a write also records the change in the store's
+/// `changes` (its own mutex, a map insert, no I/O), inside this lock, so
+/// the store sees changes in the cache's order.
 ///
 /// Keys use std's SipHash: ids are chosen by clients, and a keyed hash keeps
 /// a client from forcing collisions.

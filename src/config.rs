@@ -536,6 +536,29 @@ mod tests {
     }
 
     #[test]
+    fn the_store_table_and_store_dir() {
+        let text = format!(
+            "{}[store]\nsync = \"always\"\n",
+            TWO.replace("peers = [\"B\"]", "peers = [\"B\"]\nstore_dir = \"data/A\"")
+        );
+        let config = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.store_sync, SyncMode::Always);
+        assert_eq!(
+            config.servers[0].store_dir.as_deref(),
+            Some(std::path::Path::new("data/A"))
+        );
+        assert_eq!(config.servers[1].store_dir, None);
+        let overrides = Overrides {
+            store_sync: Some(SyncMode::Never),
+            ..Overrides::default()
+        };
+        let config = Config::parse(&text, &overrides).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.store_sync, SyncMode::Never);
+        let defaults = parse(TWO).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(defaults.store_sync, SyncMode::EverySec);
+    }
+
+    #[test]
     fn links_are_made_symmetric() {
         let config = parse(TWO).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.servers[1].peers, vec!["A".to_string()]);
@@ -600,6 +623,18 @@ mod tests {
                 "not an http(s) URL",
             ),
             (format!("{TWO}[places]\ntimeout_ms = 0\n"), "more than 0"),
+            (
+                format!("{TWO}[store]\nsync = \"sometimes\"\n"),
+                "[store] sync \"sometimes\" is unknown",
+            ),
+            (
+                format!("{TWO}[store]\nfsync = \"always\"\n"),
+                "unknown field",
+            ),
+            (
+                TWO.replace("peers = [\"B\"]", "peers = [\"B\"]\nstore_dir = \"\""),
+                "store_dir is empty",
+            ),
             (
                 format!("{TWO}[limits]\nthreads = 0\n"),
                 "threads must be more than 0",

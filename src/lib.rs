@@ -14,12 +14,14 @@
 //! accept.rs ──(pool)──> connection.rs ──> line_reader.rs ──> cmd/mod.rs ──> dispatch.rs ──> protocol.rs
 //!                                                               │
 //!          cmd/iamat.rs ──> answer.rs, cache.rs ──> link/queues.rs ──> link/outbound.rs ──> (neighbour)
+//!                                      └──> store/changes.rs ──> store/writer.rs ──> store/backend.rs (disk)
 //!          cmd/whatsat.rs ──> cache.rs, places/ ──> answer.rs ──> the client
 //!          link/inbound.rs ──> cmd/at.rs ──> cache.rs ──> link/queues.rs
 //! ```
 //!
 //! Shared by both Rust builds (no I/O model in them): `protocol`,
-//! `framing`, `dispatch`, `answer`, `cache`, `config`, `limits`,
+//! `framing`, `dispatch`, `answer`, `record`, `cache`, `store` (durable
+//! caches, with a writer thread of its own), `config`, `limits`,
 //! `identity`, `clock`, `logfile`, `places` (but its blocking HTTP client),
 //! `link::auth`, `link::socket`, `node_args`, `cli`, `fd_limit`.
 //!

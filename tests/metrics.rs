@@ -378,6 +378,50 @@ fn each_client_line_moves_exactly_its_counters() {
 }
 
 #[test]
+fn a_store_counts_its_writes_and_fsyncs() {
+    let store = tempfile::tempdir().expect("store dir");
+    let addr = support::free_addr();
+    let text = format!(
+        "[store]\nsync = \"always\"\n\n[[server]]\nname = \"Clark\"\naddr = \"{addr}\"\nstore_dir = \"{}\"\n",
+        store.path().join("Clark").display()
+    );
+    let herd = TestHerd::from_config_text(&text, &["Clark"]);
+    let server = serve(&herd, "Clark");
+    let before = scrape(server.addr());
+    assert_eq!(before.value("herd_store_durable", &[]), 1.0);
+    let mut client = herd.client("Clark");
+    for i in 0..20 {
+        let line = format!("IAMAT stored{i}.example {UCLA} {}", now_text());
+        assert!(ask(&mut client, line.as_bytes()).starts_with("AT Clark "));
+    }
+    // `always`: every answer above waited for its fsync, so the counters
+    // moved before the last answer was read.
+    let after = scrape(server.addr());
+    assert_eq!(
+        moved(&before, &after, "herd_store_written_total", &[]),
+        20.0
+    );
+    let syncs = moved(&before, &after, "herd_store_fsyncs_total", &[]);
+    assert!((1.0..=20.0).contains(&syncs), "{syncs} fsyncs");
+    assert!(after.value("herd_store_fsync_seconds_total", &[]) > 0.0);
+    assert_eq!(after.value("herd_store_failures_total", &[]), 0.0);
+    assert_eq!(after.value("herd_store_pending_changes", &[]), 0.0);
+    server.stop();
+}
+
+#[test]
+fn a_node_without_a_store_has_no_store_metrics() {
+    let herd = TestHerd::single("");
+    let server = serve(&herd, "Clark");
+    assert!(
+        scrape(server.addr())
+            .get("herd_store_durable", &[])
+            .is_none()
+    );
+    server.stop();
+}
+
+#[test]
 fn evictions_from_a_full_cache_are_counted() {
     let herd = TestHerd::single("[limits]\nmax_cached_clients = 2\n");
     let server = serve(&herd, "Clark");

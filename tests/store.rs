@@ -330,13 +330,18 @@ fn a_full_disk_keeps_the_node_answering_and_says_so() {
     )
     .expect("config");
     let logs = dir.path().join("logs");
+    // The blocking build serves metrics too: they must say it as well.
+    let metrics = is_blocking().then(support::free_addr);
+    let metrics_flag = metrics
+        .map(|addr| format!(" --metrics-addr {addr}"))
+        .unwrap_or_default();
     // A 2 MiB disk with 1.5 MiB of ballast; the node's log is elsewhere.
     let script = format!(
         "mount -t tmpfs -o size=2m tmpfs {store} && \
          head -c 1572864 /dev/zero > {store}/ballast && \
          (for i in $(seq 1 1200); do [ -e {free} ] && break; sleep 0.05; done; \
           rm -f {store}/ballast) & \
-         exec {bin} node Clark --config {config} --log-dir {logs} --store-dir {store}/db",
+         exec {bin} node Clark --config {config} --log-dir {logs} --store-dir {store}/db{metrics_flag}",
         store = store.display(),
         free = free.display(),
         bin = launcher().display(),
@@ -370,6 +375,14 @@ fn a_full_disk_keeps_the_node_answering_and_says_so() {
             .iter()
             .all(Option::is_some)
     );
+    if let Some(metrics) = metrics {
+        let scrape = get_metrics(metrics);
+        assert!(scrape.contains("\nherd_store_durable 0\n"), "{scrape}");
+        assert!(
+            !scrape.contains("\nherd_store_failures_total 0\n"),
+            "{scrape}"
+        );
+    }
     // Space again: the store catches up and says so.
     std::fs::write(&free, "").expect("flag");
     assert!(
@@ -378,7 +391,30 @@ fn a_full_disk_keeps_the_node_answering_and_says_so() {
         "the store never wrote again: {}",
         log_text(&logs, "Clark")
     );
+    if let Some(metrics) = metrics {
+        assert!(get_metrics(metrics).contains("\nherd_store_durable 1\n"));
+    }
     drop(node);
+}
+
+fn is_blocking() -> bool {
+    matches!(
+        std::env::var("HERD_BUILD").ok().as_deref(),
+        None | Some("") | Some("blocking")
+    )
+}
+
+/// One scrape of a blocking node's metrics endpoint, body and all.
+fn get_metrics(addr: SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text
 }
 
 fn unshare_args() -> Vec<&'static str> {

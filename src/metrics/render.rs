@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use super::places::{ERROR_STATUSES, LATENCY_BUCKETS};
 use super::{Received, SENT_KINDS, read};
 use crate::state::NodeState;
+use crate::store::changes::Changes;
 
 /// The `Content-Type` of a scrape.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -95,6 +96,9 @@ pub fn render(state: &NodeState) -> String {
         "Clients evicted from a full cache (max_cached_clients).",
     );
     out.sample("herd_cache_evictions_total", &[], state.cache.evictions());
+    if let Some(store) = state.cache.store() {
+        store_families(&mut out, store);
+    }
 
     let inbound = state.inbound.connected();
     out.family(
@@ -289,4 +293,66 @@ mod tests {
         text.sample("m", &[("neighbour", "Ja\"quez"), ("direction", "in")], 7);
         assert_eq!(text.0, "m{neighbour=\"Ja\\\"quez\",direction=\"in\"} 7\n");
     }
+}
+
+/// The durable store's families (PROTOCOL §8), only where the node has one.
+fn store_families(out: &mut Text, store: &Changes) {
+    let stats = &store.stats;
+    out.family(
+        "herd_store_durable",
+        "gauge",
+        "1 while the store writes and every answer keeps its sync mode's promise; 0 while it cannot write (answers are then not durable).",
+    );
+    out.sample("herd_store_durable", &[], u64::from(store.is_healthy()));
+    out.family(
+        "herd_store_pending_changes",
+        "gauge",
+        "Clients changed in the cache and not yet written to the store.",
+    );
+    out.sample("herd_store_pending_changes", &[], store.pending() as u64);
+    out.family(
+        "herd_store_written_total",
+        "counter",
+        "Changes written to the store (repeats of one client between two batches count once).",
+    );
+    out.sample(
+        "herd_store_written_total",
+        &[],
+        stats.written.load(Ordering::Relaxed),
+    );
+    out.family(
+        "herd_store_batches_total",
+        "counter",
+        "Batches written to the store (one per group commit).",
+    );
+    out.sample(
+        "herd_store_batches_total",
+        &[],
+        stats.batches.load(Ordering::Relaxed),
+    );
+    out.family("herd_store_fsyncs_total", "counter", "fsyncs of the store.");
+    out.sample(
+        "herd_store_fsyncs_total",
+        &[],
+        stats.syncs.load(Ordering::Relaxed),
+    );
+    out.family(
+        "herd_store_fsync_seconds_total",
+        "counter",
+        "Time spent in the store's fsyncs.",
+    );
+    out.line(format_args!(
+        "herd_store_fsync_seconds_total {}",
+        stats.sync_micros.load(Ordering::Relaxed) as f64 / 1e6
+    ));
+    out.family(
+        "herd_store_failures_total",
+        "counter",
+        "Writes, fsyncs and reopenings of the store that failed (a full disk, say).",
+    );
+    out.sample(
+        "herd_store_failures_total",
+        &[],
+        stats.failures.load(Ordering::Relaxed),
+    );
 }

@@ -292,9 +292,9 @@ mod tests {
     #[test]
     fn repeated_changes_collapse_into_the_newest() {
         let changes = Changes::new(SyncMode::Always);
-        changes.put(&record("AT A +0.1 kiwi +1+2 1"));
-        changes.put(&record("AT A +0.1 kiwi +1+2 2"));
-        changes.put(&record("AT A +0.1 pear +1+2 2"));
+        changes.put(&record("AT A +0.100000000 kiwi +1+2 1"));
+        changes.put(&record("AT A +0.100000000 kiwi +1+2 2"));
+        changes.put(&record("AT A +0.100000000 pear +1+2 2"));
         changes.remove("pear");
         assert_eq!(changes.ticket(), 4);
         let taken = changes.take(Some(Duration::ZERO));
@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(taken.changes.len(), 2);
         assert_eq!(
             taken.changes["kiwi"].as_ref().map(|r| r.line.as_str()),
-            Some("AT A +0.1 kiwi +1+2 2")
+            Some("AT A +0.100000000 kiwi +1+2 2")
         );
         assert!(taken.changes["pear"].is_none());
     }
@@ -310,21 +310,21 @@ mod tests {
     #[test]
     fn a_change_given_back_yields_to_a_newer_one() {
         let changes = Changes::new(SyncMode::Always);
-        changes.put(&record("AT A +0.1 kiwi +1+2 1"));
+        changes.put(&record("AT A +0.100000000 kiwi +1+2 1"));
         let taken = changes.take(Some(Duration::ZERO));
-        changes.put(&record("AT A +0.1 kiwi +1+2 2"));
+        changes.put(&record("AT A +0.100000000 kiwi +1+2 2"));
         changes.give_back(taken.changes);
         let again = changes.take(Some(Duration::ZERO));
         assert_eq!(
             again.changes["kiwi"].as_ref().map(|r| r.line.as_str()),
-            Some("AT A +0.1 kiwi +1+2 2")
+            Some("AT A +0.100000000 kiwi +1+2 2")
         );
     }
 
     #[test]
     fn waiters_wake_when_their_ticket_is_durable_or_the_store_fails() {
         let changes = Arc::new(Changes::new(SyncMode::Always));
-        changes.put(&record("AT A +0.1 kiwi +1+2 1"));
+        changes.put(&record("AT A +0.100000000 kiwi +1+2 1"));
         let ticket = changes.ticket();
         let (tx, rx) = crossbeam_channel::bounded(2);
         let cb_tx = tx.clone();
@@ -349,7 +349,7 @@ mod tests {
         assert_eq!(got, ["callback", "durable"]);
         let _ = waiter.join();
 
-        changes.put(&record("AT A +0.1 kiwi +1+2 2"));
+        changes.put(&record("AT A +0.100000000 kiwi +1+2 2"));
         changes.set_healthy(false);
         assert!(!changes.wait(changes.ticket()));
     }

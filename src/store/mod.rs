@@ -164,3 +164,134 @@ impl Store {
         writer.join().is_ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::STORE_EVERYSEC_SYNC;
+    use crate::logfile::{self, LogOptions};
+    use crate::protocol::Request;
+    use std::sync::atomic::Ordering;
+
+    fn record(client: &str, time: u64) -> AtRecord {
+        let line = format!("AT Clark +0.000000001 {client} +34.068930-118.445127 {time}.5");
+        match parse(&line) {
+            Request::At(at) => AtRecord::new(&at),
+            other => panic!("not an AT line: {line} ({other:?})"),
+        }
+    }
+
+    /// A node's worth of store on `dir`: its cache, its store, its log.
+    fn started(dir: &Path, sync: SyncMode) -> (Cache, Store, logfile::LogWriter) {
+        let (log, writer) =
+            logfile::open(&dir.join("logs"), "Clark", &LogOptions::default()).expect("log");
+        let opened = open(&dir.join("store")).expect("store opens");
+        let cache = Cache::new();
+        let store = Store::start(opened, sync, &cache, "Clark", log).expect("store starts");
+        (cache, store, writer)
+    }
+
+    fn reopened(dir: &Path) -> Vec<String> {
+        let opened = open(&dir.join("store")).expect("store opens again");
+        let mut lines: Vec<String> = opened.records.iter().map(|r| r.line.clone()).collect();
+        lines.sort();
+        lines
+    }
+
+    #[test]
+    fn always_groups_the_commits_of_many_waiting_clients() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (cache, store, log) = started(dir.path(), SyncMode::Always);
+        let cache = Arc::new(cache);
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let cache = Arc::clone(&cache);
+                std::thread::spawn(move || {
+                    (0..25).all(|i| {
+                        cache.offer(record(&format!("c{t}-{i}"), 1_700_000_000 + i));
+                        let ticket = cache.durable_ticket().expect("always: a ticket");
+                        cache.store().expect("a store").wait(ticket)
+                    })
+                })
+            })
+            .collect();
+        for thread in threads {
+            assert!(thread.join().expect("no panic"), "every wait ended durable");
+        }
+        let stats = &store.changes().stats;
+        let syncs = stats.syncs.load(Ordering::Relaxed);
+        assert_eq!(stats.written.load(Ordering::Relaxed), 400);
+        // Sixteen clients waiting at once share fsyncs.
+        assert!((1..400).contains(&syncs), "{syncs} fsyncs for 400 updates");
+        assert!(store.stop(Duration::from_secs(10)));
+        log.stop();
+        assert_eq!(reopened(dir.path()).len(), 400);
+    }
+
+    #[test]
+    fn everysec_fsyncs_by_itself_and_never_only_when_stopping() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (cache, store, log) = started(dir.path(), SyncMode::EverySec);
+        cache.offer(record("kiwi", 1_700_000_000));
+        assert_eq!(cache.durable_ticket(), None, "everysec answers do not wait");
+        let syncs = || store.changes().stats.syncs.load(Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while syncs() == 0 {
+            assert!(Instant::now() < deadline, "everysec never fsynced");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(store.stop(Duration::from_secs(10)));
+        log.stop();
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (cache, store, log) = started(dir.path(), SyncMode::Never);
+        cache.offer(record("kiwi", 1_700_000_000));
+        let written = || store.changes().stats.written.load(Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while written() == 0 {
+            assert!(Instant::now() < deadline, "never did not write");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Written to the OS, and (a second later) still not fsynced.
+        std::thread::sleep(STORE_EVERYSEC_SYNC * 2);
+        assert_eq!(store.changes().stats.syncs.load(Ordering::Relaxed), 0);
+        let changes = Arc::clone(store.changes());
+        assert!(store.stop(Duration::from_secs(10)));
+        assert_eq!(
+            changes.stats.syncs.load(Ordering::Relaxed),
+            1,
+            "a stop fsyncs"
+        );
+        log.stop();
+        assert_eq!(reopened(dir.path()).len(), 1);
+    }
+
+    #[test]
+    fn evictions_and_a_lowered_bound_remove_clients_from_the_store() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (cache, store, log) = started(dir.path(), SyncMode::Always);
+        for i in 0..10 {
+            cache.offer(record(&format!("c{i}"), 1_700_000_000 + i));
+        }
+        assert!(store.stop(Duration::from_secs(10)));
+        log.stop();
+        assert_eq!(reopened(dir.path()).len(), 10);
+
+        // Started again with room for 4: the 6 oldest are dropped from the
+        // store too; one more client evicts one more.
+        let (log_handle, writer) =
+            logfile::open(&dir.path().join("logs"), "Clark", &LogOptions::default()).expect("log");
+        let cache = Cache::bounded(4);
+        let opened = open(&dir.path().join("store")).expect("store opens");
+        let store = Store::start(opened, SyncMode::Always, &cache, "Clark", log_handle)
+            .expect("store starts");
+        cache.offer(record("newest", 1_800_000_000));
+        assert!(store.stop(Duration::from_secs(10)));
+        writer.stop();
+        let left = reopened(dir.path());
+        assert_eq!(left.len(), 4, "{left:?}");
+        assert!(left.iter().any(|l| l.contains(" newest ")));
+        assert!(left.iter().any(|l| l.contains(" c9 ")));
+        assert!(!left.iter().any(|l| l.contains(" c6 ")));
+    }
+}

@@ -124,7 +124,11 @@ impl Writer<'_> {
         let count = entries.len() as u64;
         drop(entries);
         if let Err(e) = written {
+            // This batch, then what was written before it and not yet
+            // fsynced (older, so it yields to the batch for one client).
             self.changes.give_back(batch);
+            self.changes.give_back(std::mem::take(&mut self.unsynced));
+            self.unsynced_since = None;
             self.fail("write", &e);
             return false;
         }

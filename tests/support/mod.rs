@@ -276,7 +276,14 @@ impl TestHerd {
                 .iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, s)| s.clone()),
-            store: None,
+            // A `store_dir` in the node's [[server]] table: opened here,
+            // before the node starts, as `herd node` does.
+            store: self
+                .config
+                .server(name)
+                .ok()
+                .and_then(|server| server.store_dir.as_ref())
+                .map(|dir| herd::store::open(dir).expect("the store opens")),
         };
         herd::start(&self.config, options).expect("node starts")
     }
