@@ -281,20 +281,6 @@ fn escape_help(text: &str) -> String {
     text.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-        assert_eq!(escape_help("x\\y\nz"), "x\\\\y\\nz");
-        let mut text = Text(String::new());
-        text.sample("m", &[("neighbour", "Ja\"quez"), ("direction", "in")], 7);
-        assert_eq!(text.0, "m{neighbour=\"Ja\\\"quez\",direction=\"in\"} 7\n");
-    }
-}
-
 /// The durable store's families (PROTOCOL §8), only where the node has one.
 fn store_families(out: &mut Text, store: &Changes) {
     let stats = &store.stats;
@@ -355,4 +341,18 @@ fn store_families(out: &mut Text, store: &Changes) {
         &[],
         stats.failures.load(Ordering::Relaxed),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(escape_help("x\\y\nz"), "x\\\\y\\nz");
+        let mut text = Text(String::new());
+        text.sample("m", &[("neighbour", "Ja\"quez"), ("direction", "in")], 7);
+        assert_eq!(text.0, "m{neighbour=\"Ja\\\"quez\",direction=\"in\"} 7\n");
+    }
 }
