@@ -275,6 +275,27 @@ fn a_damaged_store_is_a_start_up_error_with_one_line_and_no_port() {
     let why = refuses_to_start(dir.path(), &store);
     assert!(why.contains("damaged"), "{why}");
 
+    // The journal cut short after a clean stop: the store itself would
+    // take the cut for a torn write and drop the rest without a word; the
+    // count left by the clean stop says clients are missing.
+    let store = a_store_with_clients(&dir.path().join("cut"), 50);
+    let journal = files_by_size(&store)
+        .into_iter()
+        .map(|(_, path)| path)
+        .find(|path| path.extension().is_some_and(|e| e == "jnl"))
+        .expect("a journal file");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&journal)
+        .expect("open journal");
+    file.set_len(2000).expect("cut the journal");
+    drop(file);
+    let why = refuses_to_start(dir.path(), &store);
+    assert!(
+        why.contains("50 clients were stored at the last clean stop"),
+        "{why}"
+    );
+
     // Every file of a real store overwritten with garbage.
     let store = a_store_with_clients(&dir.path().join("garbage"), 50);
     for (len, path) in files_by_size(&store) {

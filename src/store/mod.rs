@@ -30,7 +30,7 @@ use crate::logfile::NodeLog;
 use crate::protocol::{Request, parse};
 use crate::record::AtRecord;
 
-use backend::Backend;
+use backend::{Backend, LastStop};
 use changes::Changes;
 pub use sync::SyncMode;
 
@@ -41,6 +41,8 @@ pub struct Opened {
     records: Vec<AtRecord>,
     /// How long opening and reading took.
     pub took: Duration,
+    /// Whether the store was stopped cleanly last time.
+    pub last_stop: LastStop,
 }
 
 impl Opened {
@@ -63,7 +65,7 @@ impl Opened {
 /// be read, or holds something that is not a client's AT line.
 pub fn open(dir: &Path) -> Result<Opened, String> {
     let started = Instant::now();
-    let (backend, pairs) = Backend::open(dir)?;
+    let (backend, pairs, last_stop) = Backend::open(dir)?;
     let mut records = Vec::with_capacity(pairs.len());
     for (client, line) in pairs {
         let record = match parse(&line) {
@@ -81,6 +83,7 @@ pub fn open(dir: &Path) -> Result<Opened, String> {
         backend,
         records,
         took: started.elapsed(),
+        last_stop,
     })
 }
 
@@ -112,16 +115,21 @@ impl Store {
             backend,
             records,
             took,
+            last_stop,
         } = opened;
         let dir = backend.dir().to_path_buf();
         let read = records.len();
         let changes = Arc::new(Changes::new(sync));
         let dropped = cache.load_and_attach(records, Arc::clone(&changes));
         log.notice(format_args!(
-            "store {}: loaded {read} clients in {} ms (sync {}){}",
+            "store {}: loaded {read} clients in {} ms (sync {}){}{}",
             dir.display(),
             took.as_millis(),
             sync.word(),
+            match last_stop {
+                LastStop::Clean => "",
+                LastStop::Unclean => "; the last stop was not clean",
+            },
             if dropped > 0 {
                 format!(", {dropped} past max_cached_clients dropped")
             } else {

@@ -63,6 +63,7 @@ pub(super) fn run(mut backend: Backend, changes: Arc<Changes>, log: NodeLog) {
             let stopping = changes.pause(STORE_RETRY);
             if !writer.reopen() {
                 if stopping {
+                    writer.stopped_unwritten();
                     return;
                 }
                 continue;
@@ -72,6 +73,7 @@ pub(super) fn run(mut backend: Backend, changes: Arc<Changes>, log: NodeLog) {
         let (stopping, upto, batch) = (taken.stopping, taken.upto, taken.changes);
         if !batch.is_empty() && !writer.write(batch) {
             if stopping {
+                writer.stopped_unwritten();
                 return;
             }
             continue;
@@ -85,6 +87,7 @@ pub(super) fn run(mut backend: Backend, changes: Arc<Changes>, log: NodeLog) {
         };
         if (due || stopping) && writer.unsynced_since.is_some() && !writer.sync() {
             if stopping {
+                writer.stopped_unwritten();
                 return;
             }
             continue;
@@ -94,6 +97,7 @@ pub(super) fn run(mut backend: Backend, changes: Arc<Changes>, log: NodeLog) {
         // promised no more than what they just did.
         changes.advance(upto);
         if stopping {
+            writer.mark_clean_stop();
             return;
         }
     }
@@ -175,6 +179,27 @@ impl Writer<'_> {
                 STORE_RETRY.as_millis()
             ));
         }
+    }
+
+    /// Everything is written and fsynced: leaves the clean-stop marker
+    /// the next open checks the store against (`backend.rs`). Without it
+    /// the next open only says the last stop was not clean.
+    fn mark_clean_stop(&mut self) {
+        if let Err(e) = self.backend.mark_clean_stop() {
+            self.log.notice(format_args!(
+                "store {}: stopped, but cannot mark the stop clean: {e}",
+                self.backend.dir().display()
+            ));
+        }
+    }
+
+    /// A stop while the store cannot write: what is lost is said.
+    fn stopped_unwritten(&self) {
+        self.log.notice(format_args!(
+            "store {}: stopped with {} changes not written",
+            self.backend.dir().display(),
+            self.changes.pending()
+        ));
     }
 
     /// Opens the store afresh after a failure; true if it opened.
