@@ -113,6 +113,7 @@ fn run(args: RunArgs) -> Result<()> {
         server_cpus: args.server_cpus.clone(),
         loadgen_cpus: args.loadgen_cpus.clone(),
         scratch: scratch.clone(),
+        out: out.clone(),
     };
     let points: Vec<_> = scenario::plan(&args.builds, &scenarios, args.quick)
         .into_iter()
