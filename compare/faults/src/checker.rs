@@ -3,8 +3,13 @@
 //! what was sent for that id, and the newest update that must have survived
 //! (the floor: the newest acked update, or a line the herd agreed on
 //! before), is the id settled? Pure, so every verdict is unit-tested.
+//!
+//! Also the store scenario's rule (PROTOCOL §8): after every server was
+//! killed at once and restarted on its store, which acknowledged updates
+//! the sync mode promises to keep ([`store_must_keep`], [`store_exempt`]).
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use crate::merge::Update;
 
@@ -60,6 +65,77 @@ pub fn judge(expect: &Expect, held: &[Option<String>]) -> Verdict {
         Some(floor) if update < *floor => Verdict::Stale,
         _ => Verdict::Good,
     }
+}
+
+/// A store's `[store] sync` mode (PROTOCOL §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncMode {
+    /// On stable storage before the AT answer is written.
+    Always,
+    /// At most the last second of acknowledged updates lost.
+    Everysec,
+    /// The operating system decides: nothing promised.
+    Never,
+}
+
+impl SyncMode {
+    pub const ALL: [SyncMode; 3] = [SyncMode::Always, SyncMode::Everysec, SyncMode::Never];
+
+    /// Its name in `--store-sync` and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncMode::Always => "always",
+            SyncMode::Everysec => "everysec",
+            SyncMode::Never => "never",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SyncMode> {
+        SyncMode::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    /// What the mode promises, in the words of the report.
+    pub fn promise(self) -> &'static str {
+        match self {
+            SyncMode::Always => "every acked update kept",
+            SyncMode::Everysec => "acked > 1 s before the kill kept",
+            SyncMode::Never => "nothing promised",
+        }
+    }
+}
+
+/// `everysec`'s window: what was acknowledged within it before a crash of
+/// every server may be lost.
+pub const EVERYSEC_WINDOW: Duration = Duration::from_secs(1);
+
+/// How long after a kill an answer the killed server wrote before it died
+/// may still arrive (a runnable writer thread may wait for a CPU on a busy
+/// machine): such an ack belongs to that kill, not to a later restart.
+pub const LATE_ANSWER: Duration = Duration::from_millis(100);
+
+/// PROTOCOL §8's promise when every server is killed at `kill`: must an
+/// update whose AT answer arrived at `acked` survive? `always`: yes, even
+/// one whose answer arrived after the kill (it was on disk before the
+/// answer was written); `everysec`: only one acked more than
+/// [`EVERYSEC_WINDOW`] before the kill; `never`: no.
+pub fn store_must_keep(sync: SyncMode, acked: Instant, kill: Instant) -> bool {
+    match sync {
+        SyncMode::Always => true,
+        SyncMode::Everysec => kill
+            .checked_duration_since(acked)
+            .is_some_and(|before| before > EVERYSEC_WINDOW),
+        SyncMode::Never => false,
+    }
+}
+
+/// Whether an ack from a server killed at `kills` is outside what its
+/// store promises: it came before (or within [`LATE_ANSWER`] after) one of
+/// those kills and [`store_must_keep`] does not cover it. An ack long
+/// after every kill (from the restarted server) is never exempt.
+pub fn store_exempt(sync: SyncMode, acked: Instant, kills: &[Instant]) -> bool {
+    kills
+        .iter()
+        .any(|&k| acked <= k + LATE_ANSWER && !store_must_keep(sync, acked, k))
 }
 
 #[cfg(test)]
@@ -154,5 +230,77 @@ mod tests {
     #[test]
     fn no_servers_to_ask_is_trivially_good() {
         assert_eq!(judge(&Expect::default(), &[]), Verdict::Good);
+    }
+
+    #[test]
+    fn always_keeps_every_ack_even_one_that_arrived_after_the_kill() {
+        let k = Instant::now() + Duration::from_secs(10);
+        for acked in [
+            k - Duration::from_secs(5),
+            k - Duration::from_millis(1),
+            k,
+            k + Duration::from_millis(50),
+        ] {
+            assert!(store_must_keep(SyncMode::Always, acked, k));
+            assert!(!store_exempt(SyncMode::Always, acked, &[k]));
+        }
+    }
+
+    #[test]
+    fn everysec_keeps_what_was_acked_more_than_a_second_before_the_kill() {
+        let k = Instant::now() + Duration::from_secs(10);
+        let ms = Duration::from_millis;
+        assert!(store_must_keep(SyncMode::Everysec, k - ms(1001), k));
+        assert!(store_must_keep(
+            SyncMode::Everysec,
+            k - Duration::from_secs(5),
+            k
+        ));
+        // The last second (its edge included) may be lost.
+        assert!(!store_must_keep(SyncMode::Everysec, k - ms(1000), k));
+        assert!(!store_must_keep(SyncMode::Everysec, k - ms(300), k));
+        assert!(!store_must_keep(SyncMode::Everysec, k, k));
+        // An answer written before the kill that arrived just after it.
+        assert!(!store_must_keep(SyncMode::Everysec, k + ms(40), k));
+        assert!(store_exempt(SyncMode::Everysec, k + ms(40), &[k]));
+        assert!(store_exempt(SyncMode::Everysec, k - ms(999), &[k]));
+        assert!(!store_exempt(SyncMode::Everysec, k - ms(1001), &[k]));
+        // An ack from the restarted server, long after the kill, must stay.
+        assert!(!store_exempt(SyncMode::Everysec, k + ms(101), &[k]));
+        assert!(!store_exempt(
+            SyncMode::Everysec,
+            k + Duration::from_secs(3),
+            &[k]
+        ));
+        // A server never killed: nothing is exempt.
+        assert!(!store_exempt(SyncMode::Everysec, k, &[]));
+    }
+
+    #[test]
+    fn never_promises_nothing_before_the_kill_but_binds_the_restarted_server() {
+        let k = Instant::now() + Duration::from_secs(10);
+        assert!(!store_must_keep(
+            SyncMode::Never,
+            k - Duration::from_secs(9),
+            k
+        ));
+        assert!(store_exempt(
+            SyncMode::Never,
+            k - Duration::from_secs(9),
+            &[k]
+        ));
+        assert!(!store_exempt(
+            SyncMode::Never,
+            k + Duration::from_secs(1),
+            &[k]
+        ));
+    }
+
+    #[test]
+    fn sync_modes_read_and_write_their_names() {
+        for m in SyncMode::ALL {
+            assert_eq!(SyncMode::parse(m.name()), Some(m));
+        }
+        assert_eq!(SyncMode::parse("sometimes"), None);
     }
 }

@@ -9,12 +9,29 @@
 //! may die with it. Acks that arrive within [`AT_KILL`] of their server's
 //! kill are therefore not part of the floor; they are counted, and whether
 //! the herd kept them is reported, but losing one fails nothing.
+//!
+//! In the store scenario ([`Rule::Store`]) every server keeps a durable
+//! store and all of them are killed at once: there the floor is what the
+//! store's sync mode promises (`checker::store_exempt`), and the flood's
+//! window does not apply (each server's own store holds what it acked).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::checker::Expect;
+use crate::checker::{Expect, SyncMode, store_exempt};
 use crate::merge::Update;
+
+/// Which acks at a kill need not survive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Rule {
+    /// Servers without stores: an ack within [`AT_KILL`] of its server's
+    /// kill (its flood may not have left).
+    #[default]
+    Flood,
+    /// Servers with stores of this sync mode, killed all at once: what
+    /// PROTOCOL §8 does not promise to keep.
+    Store(SyncMode),
+}
 
 /// How close to its server's kill (either side: an answer written just
 /// before the signal can arrive just after it) an ack is "at the kill".
@@ -44,6 +61,7 @@ pub struct Ledger {
     state: Vec<IdState>,
     /// When each server was sent SIGKILL.
     kills: Vec<Vec<Instant>>,
+    pub rule: Rule,
     pub sent: u64,
     pub acked: u64,
 }
@@ -55,6 +73,7 @@ impl Ledger {
             ids: (0..count).map(|n| format!("{prefix}{n}")).collect(),
             state: (0..count).map(|_| IdState::default()).collect(),
             kills: vec![Vec::new(); servers],
+            rule: Rule::Flood,
             sent: 0,
             acked: 0,
         }
@@ -93,9 +112,13 @@ impl Ledger {
     }
 
     fn at_kill(&self, ack: &Ack) -> bool {
-        self.kills[ack.server]
-            .iter()
-            .any(|&k| ack.at + AT_KILL >= k && ack.at <= k + AT_KILL)
+        let kills = &self.kills[ack.server];
+        match self.rule {
+            Rule::Flood => kills
+                .iter()
+                .any(|&k| ack.at + AT_KILL >= k && ack.at <= k + AT_KILL),
+            Rule::Store(sync) => store_exempt(sync, ack.at, kills),
+        }
     }
 
     /// The newest update acked by one of `among` outside its kill window.
@@ -144,6 +167,33 @@ impl Ledger {
         open.iter()
             .filter(|(n, u)| self.state[*n].agreed.as_ref().is_none_or(|a| a < u))
             .count()
+    }
+
+    /// Every update acked since the last agreement: its id, the update,
+    /// and whether it must survive (it is outside the kill's window).
+    pub fn acked_updates(&self) -> Vec<(usize, Update, bool)> {
+        self.state
+            .iter()
+            .enumerate()
+            .flat_map(|(n, st)| {
+                st.acks
+                    .iter()
+                    .map(move |a| (n, a.update.clone(), !self.at_kill(a)))
+            })
+            .collect()
+    }
+
+    /// Of `acked` (from [`Ledger::acked_updates`], taken before the
+    /// agreement), the acked updates the herd did not keep (its agreed line
+    /// is older, or it holds nothing), in all and of those that had to
+    /// survive.
+    pub fn lost_updates(&self, acked: &[(usize, Update, bool)]) -> (usize, usize) {
+        let lost: Vec<bool> = acked
+            .iter()
+            .filter(|(n, u, _)| self.state[*n].agreed.as_ref().is_none_or(|a| a < u))
+            .map(|(_, _, must)| *must)
+            .collect();
+        (lost.len(), lost.iter().filter(|m| **m).count())
     }
 
     /// After a whole-herd check passed: the herd agrees on `line` for id
@@ -242,5 +292,72 @@ mod tests {
         assert!(!l.at_kill(&a(k + AT_KILL + Duration::from_millis(1))));
         let other = Ack { server: 1, ..a(k) };
         assert!(!l.at_kill(&other), "only the killed server's acks");
+    }
+
+    #[test]
+    fn with_stores_the_floor_is_the_sync_modes_promise() {
+        let kill = Instant::now() + Duration::from_secs(10);
+        let ms = Duration::from_millis;
+        let setup = |rule| {
+            let mut l = Ledger::new("c", 2, 5);
+            l.rule = rule;
+            let (p1, _) = l.next_send(0, 1_000_000_000, "+1+1");
+            let (p2, _) = l.next_send(0, 2_000_000_000, "+1+2");
+            let (q1, _) = l.next_send(1, 3_000_000_000, "+1+3");
+            // p1 acked 2 s before the kill, p2 300 ms before, q1 by another
+            // server 10 ms before it; then every server is killed.
+            l.ack(0, 1, at("Clark", &p1), kill - ms(2000));
+            l.ack(0, 1, at("Clark", &p2), kill - ms(300));
+            l.ack(1, 2, at("Jaquez", &q1), kill - ms(10));
+            for s in 0..5 {
+                l.killed(s, kill);
+            }
+            (l, p1, p2, q1)
+        };
+        let all = [0, 1, 2, 3, 4];
+        let floor = |l: &Ledger, n| l.expect(n, &all).floor.map(|u| u.client_part());
+        // always: every ack, even 10 ms before the kill (the flood's window
+        // does not apply).
+        let (l, _, p2, q1) = setup(Rule::Store(SyncMode::Always));
+        assert_eq!(floor(&l, 0), Some(p2.clone()));
+        assert_eq!(floor(&l, 1), Some(q1.clone()));
+        assert!(l.open_at_kill().is_empty());
+        // everysec: only what was acked more than 1 s before.
+        let (mut l, p1, _, q1) = setup(Rule::Store(SyncMode::Everysec));
+        assert_eq!(floor(&l, 0), Some(p1.clone()));
+        assert_eq!(floor(&l, 1), None);
+        assert_eq!(l.open_at_kill().len(), 2);
+        let acked = l.acked_updates();
+        assert_eq!(
+            acked.iter().map(|(_, _, must)| *must).collect::<Vec<_>>(),
+            [true, false, false]
+        );
+        // The herd came back with p1 and q1: p2 was lost, within the promise.
+        l.agreed(0, Some(&format!("AT Clark +0.1 {p1}")));
+        l.agreed(1, Some(&format!("AT Jaquez +0.1 {q1}")));
+        assert_eq!(l.lost_updates(&acked), (1, 0));
+        // never: nothing is owed.
+        let (l, ..) = setup(Rule::Store(SyncMode::Never));
+        assert_eq!(floor(&l, 0), None);
+        assert_eq!(floor(&l, 1), None);
+    }
+
+    #[test]
+    fn lost_updates_count_acks_newer_than_what_the_herd_kept() {
+        let t = Instant::now();
+        let mut l = Ledger::new("c", 2, 5);
+        l.rule = Rule::Store(SyncMode::Always);
+        let (p1, _) = l.next_send(0, 1_000_000_000, "+1+1");
+        let (p2, _) = l.next_send(0, 2_000_000_000, "+1+2");
+        let (q1, _) = l.next_send(1, 3_000_000_000, "+1+3");
+        l.ack(0, 0, at("Bernard", &p1), t);
+        l.ack(0, 0, at("Bernard", &p2), t);
+        l.ack(1, 0, at("Bernard", &q1), t);
+        let acked = l.acked_updates();
+        assert_eq!(acked.len(), 3);
+        // Kept p2 (p1 is older: superseded, not lost); id 1 is held nowhere.
+        l.agreed(0, Some(&format!("AT Bernard +0.1 {p2}")));
+        l.agreed(1, None);
+        assert_eq!(l.lost_updates(&acked), (1, 1));
     }
 }

@@ -26,9 +26,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+use crate::checker::SyncMode;
 use crate::herd::Build;
 use crate::report::Row;
-use crate::scenarios::{SCENARIOS, Settings};
+use crate::scenarios::{SCENARIOS, STORES, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -51,13 +52,17 @@ enum Command {
             default_value = "blocking,tokio,asyncio,node"
         )]
         builds: Vec<String>,
-        /// Scenarios, comma-separated: partition,kill,pause,cs131.
+        /// Scenarios, comma-separated: partition,kill,pause,cs131,stores
+        /// (stores: the Rust builds only).
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "partition,kill,pause,cs131"
+            default_value = "partition,kill,pause,cs131,stores"
         )]
         scenarios: Vec<String>,
+        /// The stores scenario's sync modes, comma-separated: always,everysec,never.
+        #[arg(long, value_delimiter = ',', default_value = "always,everysec")]
+        store_syncs: Vec<String>,
         /// Fewer ids, shorter faults, one fault per scenario (three CS131 pairs).
         #[arg(long)]
         quick: bool,
@@ -122,6 +127,7 @@ fn real_main() -> Result<bool> {
         Command::Run {
             builds,
             scenarios,
+            store_syncs,
             quick,
             fault_secs,
             rate,
@@ -158,6 +164,10 @@ fn real_main() -> Result<bool> {
                 settings.rate = rate;
             }
             settings.keep_logs = keep_logs;
+            settings.store_syncs = store_syncs
+                .iter()
+                .map(|m| SyncMode::parse(m).with_context(|| format!("unknown sync mode {m:?}")))
+                .collect::<Result<Vec<_>>>()?;
             run(&builds, &scenarios, &settings, out, &root)
         }
     }
@@ -191,8 +201,19 @@ fn run(
     let net = netns::Net::create(topology::SERVERS.len())?;
     let mut rows: Vec<Row> = Vec::new();
     let mut errors = Vec::new();
+    let mut skipped = Vec::new();
     for &build in builds {
         for &scenario in scenarios {
+            if scenario == STORES && !herd::keeps_stores(build) {
+                let line = format!(
+                    "{} {scenario}: skipped, the {} build refuses a store (PROTOCOL §8: exit 2)",
+                    build.name(),
+                    build.name()
+                );
+                println!("{line}");
+                skipped.push(line);
+                continue;
+            }
             let logs = out
                 .join("logs")
                 .join(format!("{}-{scenario}", build.name()));
@@ -200,12 +221,14 @@ fn run(
             let mut emit = |row: Row| -> Result<()> {
                 report::append(&results, &row)?;
                 println!(
-                    "{:<9} {:<10} {:<34} lost {:>3}  at kill {:>5}  converge {}s  {}{}",
+                    "{:<9} {:<10} {:<34} lost {:>3}  at kill {:>5}  {}converge {}s  {}{}",
                     row.build,
                     row.scenario,
                     row.fault,
                     row.lost,
                     report::at_kill(&row),
+                    row.recovery_s
+                        .map_or(String::new(), |s| format!("recovery {s:.2}s  ")),
                     row.converge_s.map_or("-".into(), |s| format!("{s:.2}")),
                     if row.pass { "ok" } else { "FAIL" },
                     if row.note.is_empty() {
@@ -238,7 +261,7 @@ fn run(
     drop(net);
     let _ = fs::remove_dir(out.join("logs"));
     let header = format!(
-        "Builds: {}. Scenarios: {}. {} ids, {} writers at {}/s, faults {:?} on (CS131 pairs {:?}), bound {:?}{}.",
+        "Builds: {}. Scenarios: {}. {} ids, {} writers at {}/s, faults {:?} on (CS131 pairs {:?}), bound {:?}{}{}.",
         builds
             .iter()
             .map(|b| b.name())
@@ -251,9 +274,25 @@ fn run(
         settings.fault,
         settings.pair_down,
         settings.bound,
+        if scenarios.contains(&STORES) {
+            format!(
+                ", store sync modes {}",
+                settings
+                    .store_syncs
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            String::new()
+        },
         if quick { ", --quick" } else { "" },
     );
     let mut header = header;
+    if !skipped.is_empty() {
+        header += &format!("\n\nNot run (not failures): {}.", skipped.join("; "));
+    }
     for e in &errors {
         header += &format!("\n\nERROR: {e}");
     }

@@ -11,7 +11,8 @@ use std::path::Path;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::scenarios::WARM_UP;
+use crate::checker::SyncMode;
+use crate::scenarios::{STORES, WARM_UP};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
@@ -44,6 +45,19 @@ pub struct Row {
     pub pass: bool,
     /// Not-good ids when something failed, or an error.
     pub note: String,
+    /// The store scenario: the servers' `--store-sync` mode.
+    #[serde(default)]
+    pub sync: Option<String>,
+    /// The store scenario: kill -> every server answering again.
+    #[serde(default)]
+    pub recovery_s: Option<f64>,
+    /// The store scenario: acked updates the herd did not keep (its agreed
+    /// line is older), in all ...
+    #[serde(default)]
+    pub updates_lost: Option<usize>,
+    /// ... and of those, the ones the sync mode promised to keep.
+    #[serde(default)]
+    pub updates_lost_promised: Option<usize>,
 }
 
 pub fn append(path: &Path, row: &Row) -> Result<()> {
@@ -118,12 +132,14 @@ pub fn summary(rows: &[Row], header: &str) -> String {
         failed,
         rows.iter().map(|r| r.lost).sum::<usize>()
     );
+    // The store scenario's window is its sync mode's promise (its own table).
+    let flood = || rows.iter().filter(|r| r.scenario != STORES);
     let _ = writeln!(
         s,
         "Acked within {} ms of their server's kill (not required to survive): {}, of which the kill took {}.\n",
         crate::ledger::AT_KILL.as_millis(),
-        rows.iter().map(|r| r.at_kill).sum::<usize>(),
-        rows.iter().map(|r| r.lost_at_kill).sum::<usize>()
+        flood().map(|r| r.at_kill).sum::<usize>(),
+        flood().map(|r| r.lost_at_kill).sum::<usize>()
     );
     s += "## Convergence time per build and scenario (seconds, heal -> all servers agree)\n\n";
     s += "Over the faults (not the warm-up). Resolution: the longest poll round.\n\n";
@@ -155,13 +171,15 @@ pub fn summary(rows: &[Row], header: &str) -> String {
             secs(max)
         );
     }
+    stores_section(&mut s, rows);
     s += "\n## Every fault\n\n";
     s += "`split`: ids on which the servers still up differed when the writers stopped (the fault was real). ";
     s += "`survivors s`: writers stopped -> each connected group of servers still up agrees. ";
     s += "`converge s`: heal -> the whole herd agrees.\n\n";
     s += "`on s`: the fault's length, from applied to healed. ";
     s += "`at kill`: ids whose newest ack came from a server within the kill window of its kill, as taken/all ";
-    s += "(a server answers before its flood leaves, so a kill may take such an update; it is not counted as lost).\n\n";
+    s += "(a server answers before its flood leaves, so a kill may take such an update; it is not counted as lost); ";
+    s += "for `stores`, ids whose newest ack its sync mode does not promise.\n\n";
     s += "| build | scenario | fault | on s | sent | acked | lost | at kill | split | survivors s | converge s | res s | pass | note |\n";
     s += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for r in rows {
@@ -177,6 +195,49 @@ pub fn summary(rows: &[Row], header: &str) -> String {
         );
     }
     s
+}
+
+fn count(v: Option<usize>) -> String {
+    v.map_or("-".into(), |n| n.to_string())
+}
+
+/// The store scenario's table: per build and sync mode, what was acked,
+/// what was lost (beyond the promise, in all), recovery and convergence.
+fn stores_section(s: &mut String, rows: &[Row]) {
+    let crashes: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.scenario == STORES && r.fault != WARM_UP)
+        .collect();
+    if crashes.is_empty() {
+        return;
+    }
+    *s += "\n## Stores: every server killed at once (`stores`)\n\n";
+    *s += "Every server keeps a store (PROTOCOL §8) in a fresh directory; writers write, every server gets \
+           SIGKILL at once, all are started again on their stores. `lost, promised`: acked updates the \
+           herd did not keep although the sync mode promises them (fails the row); `lost, all`: every \
+           acked update it did not keep (one superseded by a newer kept update is not lost). \
+           `recovery s`: kill -> every server answering again (the five restart one after another); \
+           `converge s`: restart -> every server holds the same line, at least the newest promised ack, \
+           for every id. `unpromised ids`: ids whose newest ack the mode does not promise, as lost/all.\n\n";
+    *s += "| build | sync | promise | acked | lost, promised | lost, all | unpromised ids | recovery s | converge s | res s | pass |\n";
+    *s += "|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for r in crashes {
+        let sync = r.sync.as_deref().unwrap_or("-");
+        let promise = SyncMode::parse(sync).map_or("-", SyncMode::promise);
+        let _ = writeln!(
+            s,
+            "| {} | {sync} | {promise} | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
+            r.build,
+            r.acked,
+            count(r.updates_lost_promised),
+            count(r.updates_lost),
+            at_kill(r),
+            secs(r.recovery_s),
+            secs(r.converge_s),
+            r.resolution_s,
+            if r.pass { "ok" } else { "FAIL" }
+        );
+    }
 }
 
 /// Reads the rows of `results.jsonl`.
@@ -220,6 +281,10 @@ mod tests {
             resolution_s: 0.05,
             pass,
             note: String::new(),
+            sync: None,
+            recovery_s: None,
+            updates_lost: None,
+            updates_lost_promised: None,
         }
     }
 
@@ -273,5 +338,53 @@ mod tests {
         let old: Row = serde_json::from_value(v).unwrap();
         assert_eq!((old.at_kill, old.lost_at_kill), (0, 0));
         assert!(table(&[old]).contains("    - "));
+    }
+
+    #[test]
+    fn store_rows_get_their_own_table() {
+        let plain = summary(&[row("tokio", Some(0.5), true)], "h");
+        assert!(!plain.contains("## Stores"), "{plain}");
+        let mut warm = row("blocking", Some(0.1), true);
+        warm.scenario = STORES.into();
+        warm.fault = WARM_UP.into();
+        warm.sync = Some("always".into());
+        let mut crash = row("blocking", Some(0.31), true);
+        crash.scenario = STORES.into();
+        crash.fault = "kill -9 all five, restart (sync everysec)".into();
+        crash.acked = 598;
+        crash.sync = Some("everysec".into());
+        crash.recovery_s = Some(0.42);
+        crash.updates_lost = Some(0);
+        crash.updates_lost_promised = Some(0);
+        crash.at_kill = 7;
+        let s = summary(&[warm, crash.clone()], "h");
+        assert!(s.contains("## Stores: every server killed at once"), "{s}");
+        assert!(
+            s.contains(
+                "| blocking | everysec | acked > 1 s before the kill kept | 598 | 0 | 0 | 0/7 | 0.42 | 0.31 | 0.05 | ok |"
+            ),
+            "{s}"
+        );
+        assert_eq!(
+            s.matches("| blocking | everysec |").count(),
+            1,
+            "no warm-up row"
+        );
+        // Older rows, without the store fields, still read.
+        let mut v = serde_json::to_value(&crash).unwrap();
+        let o = v.as_object_mut().unwrap();
+        for k in [
+            "sync",
+            "recovery_s",
+            "updates_lost",
+            "updates_lost_promised",
+        ] {
+            o.remove(k);
+        }
+        let old: Row = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            (old.sync, old.recovery_s, old.updates_lost),
+            (None, None, None)
+        );
     }
 }

@@ -1,9 +1,14 @@
-//! The four scenarios. Each starts a fresh herd of one build, warms it up
+//! The five scenarios. Each starts a fresh herd of one build, warms it up
 //! (writes, then a whole-herd check), then runs its faults. Every fault
 //! goes the same way: writers start; the fault is applied while they write;
 //! it stays on for a while; writers stop; (the servers still up must agree
 //! within each connected component); the fault heals; the whole herd must
 //! agree, and the time from heal to agreement is the convergence time.
+//!
+//! `stores` is the exception: per sync mode a fresh herd whose every
+//! server keeps a durable store (PROTOCOL §8), writes, every server killed
+//! at once, all restarted on their stores, and the checker holds the herd
+//! to what the sync mode promises ([`Ctx::crash_all`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,16 +16,24 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
+use crate::checker::SyncMode;
 use crate::herd::{Build, Herd};
 use crate::interrupt;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Rule};
 use crate::netns::Net;
 use crate::poll::{Outcome, converge};
 use crate::report::Row;
 use crate::topology::{SERVERS, components, index, pairs};
 use crate::writers::{Shared, Writers};
 
-pub const SCENARIOS: [&str; 4] = ["partition", "kill", "pause", "cs131"];
+pub const SCENARIOS: [&str; 5] = ["partition", "kill", "pause", "cs131", STORES];
+
+/// Every server with a store, all killed at once (the Rust builds only).
+pub const STORES: &str = "stores";
+
+/// The least time the store scenario writes before its kill, so that
+/// `everysec` has acks older than its one-second window to keep.
+const STORE_WRITES_MIN: Duration = Duration::from_millis(1500);
 
 /// The fault name of each scenario's first row (writes, no fault).
 pub const WARM_UP: &str = "warm-up (no fault)";
@@ -43,6 +56,8 @@ pub struct Settings {
     pub bound: Duration,
     pub quick: bool,
     pub keep_logs: bool,
+    /// The store scenario's sync modes, one herd each.
+    pub store_syncs: Vec<SyncMode>,
 }
 
 impl Settings {
@@ -59,6 +74,7 @@ impl Settings {
                 bound: Duration::from_secs(20),
                 quick,
                 keep_logs: false,
+                store_syncs: vec![SyncMode::Always, SyncMode::Everysec],
             }
         } else {
             Settings {
@@ -72,6 +88,7 @@ impl Settings {
                 bound: Duration::from_secs(30),
                 quick,
                 keep_logs: false,
+                store_syncs: vec![SyncMode::Always, SyncMode::Everysec],
             }
         }
     }
@@ -117,7 +134,32 @@ fn note(o: &Outcome, what: &str) -> String {
     }
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// A fresh herd of `build` (with stores of mode `store`), and a ledger
+    /// that holds it to that mode's promise.
+    fn start(
+        build: Build,
+        scenario: &'static str,
+        root: &Path,
+        net: &'a Net,
+        s: &'a Settings,
+        log_dir: &Path,
+        store: Option<SyncMode>,
+    ) -> Result<Ctx<'a>> {
+        let herd = Herd::start(build, root, net, log_dir, store)?;
+        let mut ledger = Ledger::new("hf.client.", s.ids, SERVERS.len());
+        ledger.rule = store.map_or(Rule::Flood, Rule::Store);
+        let shared = Arc::new(Shared::new(ledger, herd.addrs.clone()));
+        Ok(Ctx {
+            build,
+            scenario,
+            net,
+            herd,
+            shared,
+            s,
+        })
+    }
+
     fn row(&self, fault: &str, sent: u64, acked: u64) -> Row {
         Row {
             build: self.build.name().into(),
@@ -135,6 +177,10 @@ impl Ctx<'_> {
             resolution_s: 0.0,
             pass: false,
             note: String::new(),
+            sync: None,
+            recovery_s: None,
+            updates_lost: None,
+            updates_lost_promised: None,
         }
     }
 
@@ -244,6 +290,60 @@ impl Ctx<'_> {
         )
     }
 
+    /// The store scenario's fault: writers write (the fault's length, at
+    /// least [`STORE_WRITES_MIN`]); every server is killed with SIGKILL at
+    /// once while they do; writers stop; every server is started again on
+    /// its store. Recovery: kill -> every server answering again;
+    /// convergence: restart -> the whole herd agrees on a line at least as
+    /// new as every ack the sync mode promises to keep (the ledger's
+    /// [`Rule::Store`]). Lost updates are counted in all and beyond the
+    /// promise; only the latter fail.
+    fn crash_all(&mut self, sync: SyncMode) -> Result<Row> {
+        let name = format!("kill -9 all five, restart (sync {})", sync.name());
+        let (s0, a0) = self.counts();
+        let writers = Writers::start(&self.shared, self.s.writers, self.s.rate);
+        let killed = hold(self.s.fault.max(STORE_WRITES_MIN))
+            .and_then(|()| self.herd.kill_all())
+            .inspect_err(|_| writers.stop_now())?;
+        {
+            let mut ledger = self.shared.ledger();
+            for i in all() {
+                ledger.killed(i, killed);
+                self.shared.set_up(i, false);
+            }
+        }
+        writers.stop();
+        let (s1, a1) = self.counts();
+        let mut row = self.row(&name, s1 - s0, a1 - a0);
+        row.sync = Some(sync.name().into());
+        let (acked, open) = {
+            let ledger = self.shared.ledger();
+            (ledger.acked_updates(), ledger.open_at_kill())
+        };
+        let restart = Instant::now();
+        row.fault_on_s = (restart - killed).as_secs_f64();
+        for i in all() {
+            self.herd.restart(i)?;
+            self.shared.set_up(i, true);
+        }
+        row.recovery_s = Some(killed.elapsed().as_secs_f64());
+        let o = converge(&self.shared, &[all()], restart, self.s.bound, true)?;
+        row.at_kill = open.len();
+        if o.converge_s.is_some() {
+            let ledger = self.shared.ledger();
+            row.lost_at_kill = ledger.lost_at_kill(&open);
+            let (total, promised) = ledger.lost_updates(&acked);
+            row.updates_lost = Some(total);
+            row.updates_lost_promised = Some(promised);
+        }
+        row.converge_s = o.converge_s;
+        row.resolution_s = o.resolution_s;
+        row.lost = o.lost;
+        row.pass = o.converge_s.is_some() && row.updates_lost_promised == Some(0);
+        row.note = note(&o, "whole herd");
+        Ok(row)
+    }
+
     fn pause(&mut self, name: &str, v: usize) -> Result<Row> {
         self.fault(
             name,
@@ -268,19 +368,22 @@ pub fn run(
     if !SCENARIOS.contains(&scenario) {
         bail!("unknown scenario {scenario}");
     }
-    let herd = Herd::start(build, root, net, log_dir)?;
-    let shared = Arc::new(Shared::new(
-        Ledger::new("hf.client.", s.ids, SERVERS.len()),
-        herd.addrs.clone(),
-    ));
-    let mut c = Ctx {
-        build,
-        scenario,
-        net,
-        herd,
-        shared,
-        s,
-    };
+    if scenario == STORES {
+        if !crate::herd::keeps_stores(build) {
+            bail!("the {} build refuses a store", build.name());
+        }
+        // A fresh herd and fresh stores per mode, the previous one stopped.
+        for &sync in &s.store_syncs {
+            let dir = log_dir.join(sync.name());
+            let mut c = Ctx::start(build, scenario, root, net, s, &dir, Some(sync))?;
+            let mut warm = c.warm_up()?;
+            warm.sync = Some(sync.name().into());
+            emit(warm)?;
+            emit(c.crash_all(sync)?)?;
+        }
+        return Ok(());
+    }
+    let mut c = Ctx::start(build, scenario, root, net, s, log_dir, None)?;
     emit(c.warm_up()?)?;
     let (bernard, clark, jaquez, juzang) =
         (idx("Bernard"), idx("Clark"), idx("Jaquez"), idx("Juzang"));

@@ -46,7 +46,7 @@ pub struct RunArgs {
     pub builds: Vec<String>,
     /// Scenarios to run [default: all]: iamat_conns, iamat_herd,
     /// whatsat_latency, idle_hoarders, memory, cpu (derived), threads_sweep,
-    /// propagation.
+    /// propagation, store_cost (`--scenarios store_cost`: that one alone).
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
     /// Only the points with these connection counts (points of scenarios

@@ -113,6 +113,8 @@ fn run(args: RunArgs) -> Result<()> {
         server_cpus: args.server_cpus.clone(),
         loadgen_cpus: args.loadgen_cpus.clone(),
         scratch: scratch.clone(),
+        // Absolute: the nodes run in the repository root, not here.
+        out: std::path::absolute(&out).unwrap_or_else(|_| out.clone()),
     };
     let points: Vec<_> = scenario::plan(&args.builds, &scenarios, args.quick)
         .into_iter()

@@ -147,9 +147,36 @@ pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// Where the point whose scratch directory is `dir` (`pNNN`) may keep a
+/// durable store: `stores/pNNN` under the run's output directory (see
+/// [`Settings::out`]).
+pub fn store_dir(s: &Settings, dir: &Path) -> std::path::PathBuf {
+    s.out
+        .join("stores")
+        .join(dir.file_name().unwrap_or_default())
+}
+
+/// Disk space the files under `dir` take, in bytes, as `du` counts it
+/// (allocated blocks: a preallocated, still sparse journal counts only
+/// what was written); 0 when it does not exist.
+pub fn dir_bytes(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+                Ok(_) => e.metadata().map_or(0, |m| m.blocks() * 512),
+                Err(_) => 0,
+            })
+            .sum()
+    })
+}
+
 /// Runs one point; any failure is recorded in the row's `error`.
 pub fn run_point(s: &Settings, point: &Point, index: usize) -> Row {
     let dir = s.scratch.join(format!("p{index:03}"));
+    let store = store_dir(s, &dir);
     let mut row = Row {
         schema: rows::SCHEMA,
         build: point.build.clone(),
@@ -173,6 +200,12 @@ pub fn run_point(s: &Settings, point: &Point, index: usize) -> Row {
         .with_context(|| format!("cannot create {}", dir.display()))
         .and_then(|()| measure(s, point, &dir, &mut row, &mut started));
     stop_all(&mut started.procs, Duration::from_secs(3));
+    if store.exists() {
+        row.derived
+            .insert("store_bytes".into(), json!(dir_bytes(&store)));
+        let _ = std::fs::remove_dir_all(&store);
+        let _ = std::fs::remove_dir(s.out.join("stores")); // when empty
+    }
     if let Err(e) = result {
         let mut msg = format!("{e:#}");
         for p in &started.procs {
@@ -223,8 +256,9 @@ fn measure(
 }
 
 /// Starts the stand-in (when the point has a Places latency) and the
-/// point's nodes or echo server; for a herd, runs one warm-up propagation
-/// round. Returns the servers' `--threads`.
+/// point's nodes or echo server (the point's own flags, `point_args`,
+/// last); for a herd, runs one warm-up propagation round. Returns the
+/// servers' `--threads`.
 fn start_servers(
     s: &Settings,
     sc: &dyn Scenario,
@@ -250,6 +284,7 @@ fn start_servers(
     row.params.insert("max_clients".into(), json!(MAX_CLIENTS));
     let mut extra = vec!["--max-clients".to_owned(), MAX_CLIENTS.to_string()];
     extra.extend(sc.node_args());
+    extra.extend(sc.point_args(point, &store_dir(s, dir)));
     // Stand-in first (the nodes' config names its URL).
     let places_url = match point.params.get("latency_ms").and_then(Value::as_u64) {
         Some(l) => Some(servers::start_standin(s, l, started, commands)?),
@@ -336,5 +371,31 @@ fn record(started: &Started, samples: &[Vec<sample::Sample>], load: &Load, row: 
         if let Some(ok) = ok.filter(|n| *n > 0.0) {
             row.cpu_ms_per_1000_requests = Some(round3(cpu * 1e6 / ok));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_points_store_lies_under_the_run_and_its_disk_use_is_counted() {
+        let out = tempfile::tempdir().expect("tempdir");
+        let s = Settings {
+            paths: herd_launch::Paths::new(Path::new("/r")),
+            quick: true,
+            server_cpus: None,
+            loadgen_cpus: None,
+            scratch: std::path::PathBuf::from("/tmp/herd-lab-1"),
+            out: out.path().to_path_buf(),
+        };
+        let store = store_dir(&s, &s.scratch.join("p007"));
+        assert_eq!(store, out.path().join("stores/p007"));
+        assert_eq!(dir_bytes(&store), 0, "no store yet");
+        std::fs::create_dir_all(store.join("journals")).expect("mkdir");
+        std::fs::write(store.join("journals/0"), vec![7u8; 10_000]).expect("write");
+        std::fs::write(store.join("version"), b"1").expect("write");
+        // Whole blocks, at least what was written.
+        assert!(dir_bytes(&store) >= 10_001, "{}", dir_bytes(&store));
     }
 }

@@ -36,6 +36,9 @@ pub struct Chart {
     pub log_y: bool,
     pub series: Vec<Series>,
     pub hlines: Vec<HLine>,
+    /// Names of the x positions 0, 1, 2, ... (a categorical axis: only
+    /// those positions are labelled); empty: numbers.
+    pub x_names: Vec<String>,
 }
 
 pub const COLORS: [RGBColor; 8] = [
@@ -100,6 +103,15 @@ fn tick(v: f64) -> String {
     }
 }
 
+/// The name of x position `v` on a categorical axis ("" between names).
+fn category(names: &[String], v: f64) -> String {
+    let i = v.round();
+    if (v - i).abs() > 1e-6 || i < 0.0 {
+        return String::new();
+    }
+    names.get(i as usize).cloned().unwrap_or_default()
+}
+
 fn trim(v: f64) -> String {
     let s = format!("{v:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
@@ -118,6 +130,12 @@ pub fn line_chart(path: &Path, chart: &Chart) -> Result<()> {
         .chain(chart.hlines.iter().map(|h| h.y));
     let (Some((x0, x1)), Some((y0, y1))) = (range(xs, chart.log_x), range(ys, chart.log_y)) else {
         bail!("chart {:?} has no data", chart.title);
+    };
+    // A categorical axis: every named position, with room at both ends.
+    let (x0, x1) = if chart.x_names.is_empty() {
+        (x0, x1)
+    } else {
+        (-0.4, chart.x_names.len() as f64 - 0.6)
     };
     let root = SVGBackend::new(path, (820, 500)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -144,13 +162,24 @@ where
         .x_label_area_size(42)
         .y_label_area_size(70)
         .build_cartesian_2d(x, y)?;
-    ctx.configure_mesh()
-        .x_desc(chart.x_label.as_str())
+    let x_tick = |v: &f64| {
+        if chart.x_names.is_empty() {
+            tick(*v)
+        } else {
+            category(&chart.x_names, *v)
+        }
+    };
+    let mut mesh = ctx.configure_mesh();
+    mesh.x_desc(chart.x_label.as_str())
         .y_desc(chart.y_label.as_str())
         .light_line_style(RGBColor(235, 235, 235))
-        .x_label_formatter(&|v: &f64| tick(*v))
-        .y_label_formatter(&|v: &f64| tick(*v))
-        .draw()?;
+        .x_label_formatter(&x_tick)
+        .y_label_formatter(&|v: &f64| tick(*v));
+    if !chart.x_names.is_empty() {
+        // One label per whole position (the range starts at 0).
+        mesh.x_labels(chart.x_names.len());
+    }
+    mesh.draw()?;
     let (xa, xb) = {
         let r = ctx.x_range();
         (r.start, r.end)
@@ -223,6 +252,7 @@ mod tests {
                     y: 500.0,
                     color: 4,
                 }],
+                x_names: Vec::new(),
             };
             line_chart(&path, &chart).expect("chart");
             let svg = std::fs::read_to_string(&path).expect("svg");
@@ -230,5 +260,38 @@ mod tests {
         }
         let empty = Chart::default();
         assert!(line_chart(&dir.path().join("e.svg"), &empty).is_err());
+    }
+
+    #[test]
+    fn a_categorical_axis_names_its_positions() {
+        let names: Vec<String> = ["none", "never", "always"].map(String::from).to_vec();
+        assert_eq!(category(&names, 0.0), "none");
+        assert_eq!(category(&names, 2.0), "always");
+        assert_eq!(category(&names, 0.5), "");
+        assert_eq!(category(&names, 3.0), "");
+        assert_eq!(category(&names, -1.0), "");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cat.svg");
+        let chart = Chart {
+            title: "t".into(),
+            x_label: "store".into(),
+            y_label: "requests/s".into(),
+            series: vec![Series {
+                name: "tokio".into(),
+                points: vec![(0.0, 900.0), (1.0, 800.0), (2.0, 100.0)],
+                dashed: false,
+                color: 1,
+            }],
+            x_names: names,
+            ..Chart::default()
+        };
+        line_chart(&path, &chart).expect("chart");
+        let svg = std::fs::read_to_string(&path).expect("svg");
+        for name in ["none", "never", "always"] {
+            assert!(
+                svg.contains(&format!("\n{name}\n")),
+                "{name} not on the axis"
+            );
+        }
     }
 }

@@ -18,6 +18,10 @@ pub struct Settings {
     pub loadgen_cpus: Option<String>,
     /// Configs and protocol logs of the point being run (removed after).
     pub scratch: PathBuf,
+    /// The run's output directory: a point's durable store goes under it
+    /// (`stores/pNNN`, on the disk the run is written to, not a tmpfs
+    /// `/tmp`), removed after the point.
+    pub out: PathBuf,
 }
 
 impl Settings {

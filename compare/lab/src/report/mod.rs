@@ -140,6 +140,7 @@ mod tests {
             "## 5. CPU per 1,000 requests",
             "## 6. Blocking pool size",
             "## 7. Flood propagation",
+            "## 8. What a durable store costs",
             "## The paper's claims",
             "## Targets",
         ] {
@@ -152,6 +153,7 @@ mod tests {
             "hoarders.svg",
             "memory.svg",
             "threads_sweep.svg",
+            "store_cost.svg",
         ] {
             assert!(
                 md.contains(&format!("]({svg})")),
@@ -163,6 +165,8 @@ mod tests {
         // Sentences carry measured figures.
         assert!(md.contains("At 64 connections: blocking"), "{md}");
         assert!(md.contains("of the thread echo"));
+        assert!(md.contains("| tokio | always |"), "{md}");
+        assert!(md.contains("without a store; `always`"), "{md}");
         assert!(md.contains("**met**") || md.contains("**not met**"));
         assert!(!md.contains("NaN"));
     }
@@ -171,7 +175,7 @@ mod tests {
     fn a_run_with_no_rows_says_so_in_every_section() {
         let dir = tempfile::tempdir().expect("tempdir");
         let md = render(dir.path(), &[], &Value::Null);
-        assert_eq!(md.matches("_Not run._").count(), 7, "{md}");
+        assert_eq!(md.matches("_Not run._").count(), 8, "{md}");
         assert!(md.contains("_No row with requests in this run._"), "{md}");
         assert!(md.contains("None: every point ran"), "{md}");
     }

@@ -10,6 +10,7 @@ pub mod iamat_herd;
 pub mod idle_hoarders;
 pub mod memory;
 pub mod propagation;
+pub mod store_cost;
 pub mod threads_sweep;
 pub mod whatsat_latency;
 
@@ -44,6 +45,14 @@ pub trait Scenario: Sync {
         Vec::new()
     }
 
+    /// Node flags of one point, after [`node_args`](Self::node_args);
+    /// `store` is a fresh directory the point may keep a durable store in
+    /// (under the run's output directory; its size goes into the row's
+    /// `derived.store_bytes` and it is removed after the point).
+    fn point_args(&self, _point: &Point, _store: &Path) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Runs the point's load against the started servers.
     fn load(&self, _ctx: &mut Ctx<'_>) -> Result<Load> {
         bail!("scenario {:?} has no points of its own", self.name())
@@ -58,7 +67,7 @@ pub trait Scenario: Sync {
 
 /// Every scenario, in run and report order (`cpu` is derived from all
 /// rows).
-pub const ALL: [&dyn Scenario; 8] = [
+pub const ALL: [&dyn Scenario; 9] = [
     &iamat_conns::IamatConns,
     &iamat_herd::IamatHerd,
     &whatsat_latency::WhatsatLatency,
@@ -67,6 +76,7 @@ pub const ALL: [&dyn Scenario; 8] = [
     &cpu::Cpu,
     &threads_sweep::ThreadsSweep,
     &propagation::Propagation,
+    &store_cost::StoreCost,
 ];
 
 /// Every scenario's name, in order.
@@ -101,7 +111,7 @@ mod tests {
         let scen: Vec<String> = names().iter().map(|s| (*s).to_owned()).collect();
         let quick = plan(&builds, &scen, true);
         let full = plan(&builds, &scen, false);
-        assert!(quick.len() < 60, "{} quick points", quick.len());
+        assert!(quick.len() < 64, "{} quick points", quick.len());
         assert!(full.len() > quick.len());
         // Echo ceilings at every connection count of iamat_conns.
         assert_eq!(full.iter().filter(|p| p.build == "echo_threads").count(), 6);
@@ -130,7 +140,7 @@ mod tests {
         assert_eq!(order.first(), Some(&"iamat_herd"), "{order:?}");
         assert_eq!(order.last(), Some(&"propagation"), "{order:?}");
         assert!(points.iter().all(|p| find(p.scenario).is_some()));
-        assert_eq!(names().len(), 8);
+        assert_eq!(names().len(), 9);
         assert!(find("cpu").is_some_and(|c| c.plan(&BUILDS, false).is_empty()));
     }
 }

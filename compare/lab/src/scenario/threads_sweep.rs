@@ -107,6 +107,7 @@ fn chart(dir: &Path, md: &mut String, ts: &[f64], pts: &[&Row]) {
             },
         ],
         hlines: Vec::new(),
+        x_names: Vec::new(),
     };
     plot(dir, md, "threads_sweep.svg", &chart);
 }

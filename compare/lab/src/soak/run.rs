@@ -88,6 +88,7 @@ pub fn soak(args: SoakArgs, default_root: PathBuf) -> Result<()> {
         server_cpus: None,
         loadgen_cpus: None,
         scratch: scratch.clone(),
+        out: out.clone(),
     };
     let mut failed = Vec::new();
     for build in &args.builds {
