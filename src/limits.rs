@@ -197,6 +197,12 @@ pub const LIVENESS_CHECK: Duration = Duration::from_millis(100);
 /// lost) still holds; two fsyncs a second cost next to nothing.
 pub const STORE_EVERYSEC_SYNC: Duration = Duration::from_millis(500);
 
+/// `everysec` and `never`: after writing a batch the store's writer sleeps
+/// this long before it takes the next, so that under load the changes of
+/// many requests share one batch and one wake-up (as the log writer's
+/// `LOG_GATHER` does). `always` does not: there the fsync itself gathers.
+pub const STORE_GATHER: Duration = Duration::from_millis(2);
+
 /// A store that failed to write (a full disk, say) is opened afresh and
 /// tried again this often; meanwhile changes wait in memory.
 pub const STORE_RETRY: Duration = Duration::from_secs(1);

@@ -15,6 +15,9 @@
 //!   change written since the last fsync.
 //! - `never`: never fsyncs while running; the operating system decides.
 //!
+//! In `everysec` and `never` the writer sleeps [`STORE_GATHER`] after each
+//! batch, so that under load one batch and one wake-up serve many requests.
+//!
 //! A clean stop writes what is left and fsyncs in every mode. A failed
 //! write or fsync keeps the changes in memory, says so once in the log,
 //! marks the store unhealthy (answers stop waiting, the metrics say 0),
@@ -26,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::limits::{STORE_EVERYSEC_SYNC, STORE_RETRY};
+use crate::limits::{STORE_EVERYSEC_SYNC, STORE_GATHER, STORE_RETRY};
 use crate::logfile::NodeLog;
 use crate::store::backend::Backend;
 use crate::store::changes::{Change, Changes};
@@ -99,6 +102,10 @@ pub(super) fn run(mut backend: Backend, changes: Arc<Changes>, log: NodeLog) {
         if stopping {
             writer.mark_clean_stop();
             return;
+        }
+        if sync != SyncMode::Always {
+            // Let the next batch gather (no answer waits for it).
+            std::thread::sleep(STORE_GATHER);
         }
     }
 }
