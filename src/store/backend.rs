@@ -49,6 +49,9 @@ pub enum LastStop {
     Unclean,
 }
 
+/// Every client a store holds, as `(client id, AT line)`.
+pub type Clients = Vec<(String, String)>;
+
 /// An open store: the database and its one keyspace.
 pub struct Backend {
     dir: PathBuf,
@@ -59,7 +62,7 @@ pub struct Backend {
 impl Backend {
     /// Opens (or creates) the store in `dir` and reads every client in it
     /// as `(client id, AT line)`. Any error is one line naming `dir`.
-    pub fn open(dir: &Path) -> Result<(Backend, Vec<(String, String)>, LastStop), String> {
+    pub fn open(dir: &Path) -> Result<(Backend, Clients, LastStop), String> {
         let named = |e: &dyn std::fmt::Display| format!("store {}: {e}", dir.display());
         if dir.exists() && !dir.is_dir() {
             return Err(named(&"not a directory"));
