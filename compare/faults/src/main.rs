@@ -115,7 +115,7 @@ fn real_main() -> Result<bool> {
                 .ok()
                 .and_then(|s| report::header_of(&s))
                 .unwrap_or_else(|| "Rebuilt from results.jsonl.".into());
-            report::write_summary(&dir, &rows, &header)?;
+            report::write_summary(&dir, &rows, &header, 0)?;
             print!("{}", report::table(&rows));
             Ok(rows.iter().all(|r| r.pass))
         }
@@ -194,6 +194,10 @@ fn run(
         .replace(['-', ':'], "");
     let out = out.unwrap_or_else(|| root.join(format!("compare/runs/faults-{stamp}")));
     fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    // Absolute: the servers run with other working directories and read
+    // their config and stores from here.
+    let out =
+        fs::canonicalize(&out).with_context(|| format!("cannot resolve {}", out.display()))?;
     let results = out.join("results.jsonl");
     if results.exists() {
         bail!("{} exists: pick a fresh --out", results.display());
@@ -296,7 +300,7 @@ fn run(
     for e in &errors {
         header += &format!("\n\nERROR: {e}");
     }
-    report::write_summary(&out, &rows, &header)?;
+    report::write_summary(&out, &rows, &header, errors.len())?;
     print!("\n{}", report::table(&rows));
     println!("results: {}", out.display());
     Ok(errors.is_empty() && rows.iter().all(|r| r.pass))

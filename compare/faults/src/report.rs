@@ -121,16 +121,26 @@ pub fn table(rows: &[Row]) -> String {
 }
 
 /// summary.md: the verdict, convergence per build and scenario, every row.
-pub fn summary(rows: &[Row], header: &str) -> String {
+/// `errors`: scenarios that could not run at all (each fails the run).
+pub fn summary(rows: &[Row], header: &str, errors: usize) -> String {
     let failed = rows.iter().filter(|r| !r.pass).count();
     let mut s = format!("# Fault harness run\n\n{header}\n\n");
     let _ = writeln!(
         s,
-        "**{}**: {} faults, {} failed, {} ids lost in all.\n",
-        if failed == 0 { "PASS" } else { "FAIL" },
+        "**{}**: {} faults, {} failed, {} ids lost in all{}.\n",
+        if failed == 0 && errors == 0 {
+            "PASS"
+        } else {
+            "FAIL"
+        },
         rows.len(),
         failed,
-        rows.iter().map(|r| r.lost).sum::<usize>()
+        rows.iter().map(|r| r.lost).sum::<usize>(),
+        if errors > 0 {
+            format!("; {errors} scenario runs could not run (ERROR above)")
+        } else {
+            String::new()
+        }
     );
     // The store scenario's window is its sync mode's promise (its own table).
     let flood = || rows.iter().filter(|r| r.scenario != STORES);
@@ -255,8 +265,8 @@ pub fn header_of(summary_md: &str) -> Option<String> {
     Some(body.split("\n\n**").next()?.trim().to_string())
 }
 
-pub fn write_summary(dir: &Path, rows: &[Row], header: &str) -> Result<()> {
-    fs::write(dir.join("summary.md"), summary(rows, header))?;
+pub fn write_summary(dir: &Path, rows: &[Row], header: &str, errors: usize) -> Result<()> {
+    fs::write(dir.join("summary.md"), summary(rows, header, errors))?;
     Ok(())
 }
 
@@ -297,14 +307,15 @@ mod tests {
             row("tokio", Some(0.5), true),
             row("tokio", None, false),
         ];
-        let s = summary(&rows, "h");
+        let s = summary(&rows, "h", 0);
         assert!(s.contains("**FAIL**: 3 faults, 1 failed, 1 ids lost"));
         // The warm-up's 9 s is not a fault's convergence time.
         assert!(
             s.contains("| tokio | kill | 2 | 1 | 0.50 | 0.50 | 0.05 |"),
             "{s}"
         );
-        assert!(summary(&rows[..1], "h").contains("**PASS**"));
+        assert!(summary(&rows[..1], "h", 0).contains("**PASS**"));
+        assert!(summary(&rows[..1], "h", 1).contains("**FAIL**"));
         assert!(s.contains("kill (not required to survive): 0, of which the kill took 0."));
         assert_eq!(header_of(&s).as_deref(), Some("h"));
     }
@@ -327,7 +338,7 @@ mod tests {
             "{}",
             table(&[r.clone()])
         );
-        let s = summary(&[r.clone()], "h");
+        let s = summary(&[r.clone()], "h", 0);
         assert!(s.contains("| 0 | 1/3 |"), "{s}");
         assert!(s.contains(": 3, of which the kill took 1."), "{s}");
         // Rows written before these fields existed read as none at a kill.
@@ -342,7 +353,7 @@ mod tests {
 
     #[test]
     fn store_rows_get_their_own_table() {
-        let plain = summary(&[row("tokio", Some(0.5), true)], "h");
+        let plain = summary(&[row("tokio", Some(0.5), true)], "h", 0);
         assert!(!plain.contains("## Stores"), "{plain}");
         let mut warm = row("blocking", Some(0.1), true);
         warm.scenario = STORES.into();
@@ -357,7 +368,7 @@ mod tests {
         crash.updates_lost = Some(0);
         crash.updates_lost_promised = Some(0);
         crash.at_kill = 7;
-        let s = summary(&[warm, crash.clone()], "h");
+        let s = summary(&[warm, crash.clone()], "h", 0);
         assert!(s.contains("## Stores: every server killed at once"), "{s}");
         assert!(
             s.contains(
