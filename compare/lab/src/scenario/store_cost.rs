@@ -97,7 +97,7 @@ impl Scenario for StoreCost {
             "One node, IAMAT only, 64 connections in a closed loop: the load and settings of \
              `iamat_conns` at 64 connections (blocking: the plain pool, `--threads 64`; tokio: one \
              runtime worker per server CPU), with no store and with a store of each sync mode \
-             (PROTOCOL §8, `--store-sync`): `never` hands every batch of changes to the OS at once \
+             (PROTOCOL §8, `--store-sync`): `never` hands each batch of changes to the OS within a few ms \
              and never fsyncs, `everysec` fsyncs within 500 ms of a write, `always` fsyncs before \
              the answer is written, one fsync for every update waiting (group commit). Each point \
              starts on a fresh, empty store in the run's output directory (`stores/pNNN`, on the \
