@@ -233,6 +233,15 @@ fn a_store_with_clients(dir: &Path, n: usize) -> PathBuf {
     dir.join("store-Clark")
 }
 
+/// The store's (largest) journal file.
+fn journal_of(store: &Path) -> PathBuf {
+    files_by_size(store)
+        .into_iter()
+        .map(|(_, path)| path)
+        .find(|path| path.extension().is_some_and(|e| e == "jnl"))
+        .expect("a journal file")
+}
+
 /// Every regular file under `dir`, largest first.
 fn files_by_size(dir: &Path) -> Vec<(u64, PathBuf)> {
     let mut found = Vec::new();
@@ -264,11 +273,7 @@ fn a_damaged_store_is_a_start_up_error_with_one_line_and_no_port() {
     // Ten bytes changed inside a batch of the journal, where the clients
     // are until they are flushed to tables: its checksum fails.
     let store = a_store_with_clients(&dir.path().join("flipped"), 50);
-    let journal = files_by_size(&store)
-        .into_iter()
-        .map(|(_, path)| path)
-        .find(|path| path.extension().is_some_and(|e| e == "jnl"))
-        .expect("a journal file");
+    let journal = journal_of(&store);
     let mut bytes = std::fs::read(&journal).expect("read journal");
     bytes[200..210].copy_from_slice(b"0123456789");
     std::fs::write(&journal, bytes).expect("write journal");
@@ -279,11 +284,7 @@ fn a_damaged_store_is_a_start_up_error_with_one_line_and_no_port() {
     // take the cut for a torn write and drop the rest without a word; the
     // count left by the clean stop says clients are missing.
     let store = a_store_with_clients(&dir.path().join("cut"), 50);
-    let journal = files_by_size(&store)
-        .into_iter()
-        .map(|(_, path)| path)
-        .find(|path| path.extension().is_some_and(|e| e == "jnl"))
-        .expect("a journal file");
+    let journal = journal_of(&store);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(&journal)
