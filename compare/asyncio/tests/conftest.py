@@ -18,6 +18,17 @@ from herd.config import Config, Limits, LogConfig, PlacesConfig, ServerConfig  #
 from herd.places.offline import Offline  # noqa: E402
 from herd.server import Node, bind  # noqa: E402
 
+# The build's launcher (PROTOCOL §6), for tests that start real processes.
+LAUNCHER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "herd-asyncio")
+
+
+def free_port() -> int:
+    """A loopback port the kernel picked (racy by nature: callers retry or
+    hold it briefly)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 
 class RunningHerd:
     """Nodes on ephemeral ports, all on one event loop in a thread."""

@@ -11,23 +11,14 @@ import socket
 import subprocess
 import time
 
-from conftest import ask, eventually, now_text
-
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(HERE, "herd-asyncio")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import LAUNCHER, ask, eventually, free_port, now_text
 
 
 class Process:
     """One ``herd-asyncio node Clark`` on a free port; stopped by ``close``."""
 
     def __init__(self, tmp_path, *flags: str, nofile: int | None = None) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.addr = ("127.0.0.1", self.port)
         self.tmp_path = tmp_path
         cfg = tmp_path / "herd.toml"

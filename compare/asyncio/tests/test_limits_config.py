@@ -3,16 +3,14 @@ defaults and the errors for a 0."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
 
 from herd import config as c
 from herd.__main__ import parser
+from conftest import LAUNCHER
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(HERE, "herd-asyncio")
 ONE = '[[server]]\nname = "A"\naddr = "127.0.0.1:1"\n'
 
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 
-from conftest import ask, eventually, now_text
+from conftest import LAUNCHER, ask, eventually, free_port, now_text
 
 from herd.config import LogConfig
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(HERE, "herd-asyncio")
 ENTRY = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z [<>*] ")
 
 
@@ -78,14 +75,8 @@ def test_logs_rotate_by_size_whole_entries_and_keep_k(tmp_path, herd_factory):
     assert b"an older run" not in b"".join(p.read_bytes() for p in files)  # the oldest was deleted
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_sighup_reopens_the_log_and_does_not_stop_the_node(tmp_path):
-    port = _free_port()
+    port = free_port()
     cfg = tmp_path / "herd.toml"
     cfg.write_text(f'[[server]]\nname = "Clark"\naddr = "127.0.0.1:{port}"\n')
     proc = subprocess.Popen([LAUNCHER, "node", "Clark", "--config", str(cfg), "--log-dir", str(tmp_path)],

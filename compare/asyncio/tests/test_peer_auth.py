@@ -9,13 +9,11 @@ import socket
 import subprocess
 import time
 
-from conftest import ask, eventually, now_text
+from conftest import LAUNCHER, ask, eventually, free_port, now_text
 
 from herd import config as c
 from herd import peer_auth
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(HERE, "herd-asyncio")
 SECRET = b"correct horse battery staple"
 NONCE_O = "0123456789abcdef0123456789abcdef"
 
@@ -234,15 +232,9 @@ def test_the_opener_drops_a_wrong_welcome(herd_factory):
         listener.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_cli_unset_or_empty_secret_is_a_config_error(tmp_path):
     cfg = tmp_path / "herd.toml"
-    cfg.write_text(f'[herd]\nsecret_env = "HERD_TEST_SECRET"\n[[server]]\nname = "A"\naddr = "127.0.0.1:{_free_port()}"\n')
+    cfg.write_text(f'[herd]\nsecret_env = "HERD_TEST_SECRET"\n[[server]]\nname = "A"\naddr = "127.0.0.1:{free_port()}"\n')
     for value in (None, ""):
         env = {k: v for k, v in os.environ.items() if k != "HERD_TEST_SECRET"}
         if value is not None:
@@ -258,7 +250,7 @@ def test_cli_unset_or_empty_secret_is_a_config_error(tmp_path):
 
 def test_cli_processes_link_and_never_show_the_secret(tmp_path):
     secret = "s3cret-" + peer_auth.new_nonce()
-    ports = {"A": _free_port(), "B": _free_port()}
+    ports = {"A": free_port(), "B": free_port()}
     cfg = tmp_path / "herd.toml"
     cfg.write_text(
         '[herd]\nsecret_env = "HERD_TEST_SECRET"\n'

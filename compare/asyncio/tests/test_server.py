@@ -9,10 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import ask, eventually, now_text
-
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(HERE, "herd-asyncio")
+from conftest import LAUNCHER, ask, eventually, free_port, now_text
 
 
 def test_iamat_whatsat_and_invalid_lines(node):
@@ -162,12 +159,6 @@ def test_stop_is_prompt_with_idle_and_half_sent_clients(herd_factory):
     assert "A stopped in" in herd.log_text("A")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_cli_config_errors_exit_2_with_one_line(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[[server]]\nname = "Clark"\naddr = "127.0.0.1:1"\n[limits]\nthread = 4\n')
@@ -184,7 +175,7 @@ def test_cli_config_errors_exit_2_with_one_line(tmp_path):
 
 
 def test_cli_runs_and_stops_cleanly_on_sigterm(tmp_path):
-    port = _free_port()
+    port = free_port()
     cfg = tmp_path / "herd.toml"
     cfg.write_text(f'[[server]]\nname = "Clark"\naddr = "127.0.0.1:{port}"\n')
     proc = subprocess.Popen([LAUNCHER, "node", "Clark", "--config", str(cfg), "--log-dir", str(tmp_path),

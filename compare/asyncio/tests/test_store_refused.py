@@ -10,18 +10,9 @@ import socket
 import subprocess
 
 import pytest
-from conftest import ask, eventually, now_text
+from conftest import LAUNCHER, ask, eventually, free_port, now_text
 
 from herd import config as c
-
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(HERE, "herd-asyncio")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _herd(tmp_path, port: int, head: str = "", solo: str = "", other: str = ""):
@@ -29,7 +20,7 @@ def _herd(tmp_path, port: int, head: str = "", solo: str = "", other: str = ""):
     cfg = tmp_path / "herd.toml"
     cfg.write_text(
         f'{head}\n[[server]]\nname = "Solo"\naddr = "127.0.0.1:{port}"\n{solo}\n'
-        f'[[server]]\nname = "Other"\naddr = "127.0.0.1:{_free_port()}"\n{other}\n'
+        f'[[server]]\nname = "Other"\naddr = "127.0.0.1:{free_port()}"\n{other}\n'
     )
     return cfg
 
@@ -62,7 +53,7 @@ def test_a_store_of_its_own_is_refused_before_the_port_opens(tmp_path, solo, fla
     assert run.stdout == b""
     assert not (tmp_path / "logs").exists() and not (tmp_path / "store").exists()
     # And with the port free: still refused, and nothing listens there.
-    port = _free_port()
+    port = free_port()
     run = _run(tmp_path, _herd(tmp_path, port, solo=solo), *flags)
     assert (run.returncode, run.stderr.decode()) == (2, REFUSAL.format(what=what))
     with pytest.raises(ConnectionRefusedError):
@@ -70,7 +61,7 @@ def test_a_store_of_its_own_is_refused_before_the_port_opens(tmp_path, solo, fla
 
 
 def test_store_table_and_another_servers_store_dir_start_and_answer(tmp_path):
-    port = _free_port()
+    port = free_port()
     cfg = _herd(tmp_path, port, head='[store]\nsync = "never"', other='store_dir = "/var/lib/herd/Other"')
     proc = subprocess.Popen([LAUNCHER, "node", "Solo", "--config", str(cfg), "--log-dir", str(tmp_path / "logs"),
                              "--store-sync", "always"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -102,7 +93,7 @@ def test_store_table_and_another_servers_store_dir_start_and_answer(tmp_path):
      'argument --store-sync: invalid value \'sometimes\': "sometimes" is not always, everysec or never'),
 ])
 def test_a_bad_store_setting_is_a_config_error(tmp_path, head, flags, expected):
-    run = _run(tmp_path, _herd(tmp_path, _free_port(), head=head), *flags)
+    run = _run(tmp_path, _herd(tmp_path, free_port(), head=head), *flags)
     assert run.returncode == 2, run
     assert run.stderr.startswith(b"herd: ") and run.stderr.count(b"\n") == 1, run.stderr
     assert expected in run.stderr.decode()
