@@ -44,9 +44,10 @@ pub const CLEAN_STOP: &str = "herd-clean-stop";
 pub enum LastStop {
     /// A clean stop, and every client it counted is there.
     Clean,
-    /// No marker: a crash (a torn last batch would have been dropped), or a
-    /// new store.
+    /// No marker: a crash (a torn last batch would have been dropped).
     Unclean,
+    /// A store created by this open.
+    New,
 }
 
 /// Every client a store holds, as `(client id, AT line)`.
@@ -67,6 +68,8 @@ impl Backend {
         if dir.exists() && !dir.is_dir() {
             return Err(named(&"not a directory"));
         }
+        // fjall writes `version` when it creates a store.
+        let existed = dir.join("version").exists();
         std::fs::create_dir_all(dir).map_err(|e| named(&e))?;
         let (db, clients) = open_db(dir).map_err(|e| named(&describe(&e)))?;
         let mut all = Vec::new();
@@ -78,7 +81,10 @@ impl Backend {
                 .map_err(|_| named(&format_args!("the line for {client:?} is not UTF-8")))?;
             all.push((client, line));
         }
-        let last_stop = check_clean_stop(dir, all.len()).map_err(|e| named(&e))?;
+        let last_stop = match check_clean_stop(dir, all.len()).map_err(|e| named(&e))? {
+            LastStop::Unclean if !existed => LastStop::New,
+            other => other,
+        };
         let backend = Backend {
             dir: dir.to_path_buf(),
             open: Some((db, clients)),

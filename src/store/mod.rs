@@ -128,6 +128,7 @@ impl Store {
             sync.word(),
             match last_stop {
                 LastStop::Clean => "",
+                LastStop::New => "; a new store",
                 LastStop::Unclean => "; the last stop was not clean",
             },
             if dropped > 0 {
