@@ -1,6 +1,7 @@
 //! Questions the report asks of the rows: the rows of a scenario, the good
-//! row of a build at given parameters, the distinct values of a parameter,
-//! and which builds a scenario measured, in report order.
+//! row of a build at given parameters, a figure over the repeats of a point
+//! ([`Spread`]: median, min, max), the distinct values of a parameter, and
+//! which builds a scenario measured, in report order.
 
 use std::collections::BTreeSet;
 
@@ -25,6 +26,36 @@ impl<'a> Rows<'a> {
                 && r.scenario == scenario
                 && want.iter().all(|(k, v)| r.param(k) == Some(*v))
         })
+    }
+
+    /// Every good row of `build` in `scenario` whose params match `want`:
+    /// the repeats of one point.
+    pub fn repeats(&self, build: &str, scenario: &str, want: &[(&str, f64)]) -> Vec<&'a Row> {
+        self.all
+            .iter()
+            .filter(|r| {
+                r.ok()
+                    && r.build == build
+                    && r.scenario == scenario
+                    && want.iter().all(|(k, v)| r.param(k) == Some(*v))
+            })
+            .collect()
+    }
+
+    /// A figure of one point over its repeats (`figure` of each good row
+    /// that has it); None when no repeat has it.
+    pub fn spread(
+        &self,
+        build: &str,
+        scenario: &str,
+        want: &[(&str, f64)],
+        figure: impl Fn(&Row) -> Option<f64>,
+    ) -> Option<Spread> {
+        Spread::of(
+            self.repeats(build, scenario, want)
+                .into_iter()
+                .filter_map(figure),
+        )
     }
 
     /// Sorted distinct values of a parameter in a scenario.
@@ -62,7 +93,53 @@ impl<'a> Rows<'a> {
     }
 }
 
+/// One figure over the repeats of a point: the median (of an even count,
+/// the mean of the middle two), the smallest and largest, and how many.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: usize,
+}
+
+impl Spread {
+    /// None for no values (NaNs are left out).
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Option<Spread> {
+        let mut v: Vec<f64> = values.into_iter().filter(|x| !x.is_nan()).collect();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let (first, last) = (*v.first()?, *v.last()?);
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        Some(Spread {
+            median,
+            min: first,
+            max: last,
+            n,
+        })
+    }
+}
+
 /// Errors herd-loadgen counted in a row's measured part.
 pub fn errors_of(r: &Row) -> f64 {
     r.lg("/error_count").unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spreads_take_the_median_and_the_range() {
+        let s = Spread::of([3.0, 1.0, 2.0]).expect("three");
+        assert_eq!((s.median, s.min, s.max, s.n), (2.0, 1.0, 3.0, 3));
+        let even = Spread::of([4.0, 1.0, 2.0, 3.0]).expect("four");
+        assert_eq!(even.median, 2.5);
+        assert!(Spread::of([f64::NAN]).is_none());
+        assert!(Spread::of(std::iter::empty()).is_none());
+    }
 }

@@ -54,6 +54,25 @@ pub fn mb(kb: Option<u64>) -> String {
     kb.map_or("–".into(), |k| format!("{:.1}", k as f64 / 1024.0))
 }
 
+/// A figure over repeats: "median (min–max)" in `fmt`'s unit, or the
+/// median alone for one repeat; "–" for none. Each part is written by
+/// `fmt`, so figures read as elsewhere on the page.
+pub fn spread(
+    s: Option<crate::report::query::Spread>,
+    fmt: impl Fn(Option<f64>) -> String,
+) -> String {
+    match s {
+        None => "–".into(),
+        Some(s) if s.n < 2 => fmt(Some(s.median)),
+        Some(s) => format!(
+            "{} ({}–{})",
+            fmt(Some(s.median)),
+            fmt(Some(s.min)),
+            fmt(Some(s.max))
+        ),
+    }
+}
+
 /// A target's verdict.
 pub fn met(ok: Option<bool>) -> &'static str {
     match ok {
@@ -84,5 +103,12 @@ mod tests {
         assert_eq!(mb(Some(2048)), "2.0");
         assert_eq!(count(Some(7)), "7");
         assert_eq!(met(None), "not measured");
+        let three = crate::report::query::Spread::of([1500.0, 900.0, 2000.0]);
+        assert_eq!(spread(three, lat), "1.50 ms (900 µs–2.00 ms)");
+        assert_eq!(
+            spread(crate::report::query::Spread::of([70_000.0]), rps),
+            "70,000"
+        );
+        assert_eq!(spread(None, rps), "–");
     }
 }

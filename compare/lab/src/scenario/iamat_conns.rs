@@ -14,7 +14,7 @@ use crate::plots::Chart;
 use crate::point::{Point, pick, with_threads};
 use crate::report::page::{self, plot, series};
 use crate::report::query::{Rows, errors_of};
-use crate::report::units::{lat, num, ratio, rps};
+use crate::report::units::{lat, num, ratio, rps, spread};
 use crate::rows::Row;
 use crate::scenario::Scenario;
 
@@ -127,9 +127,10 @@ fn sentences(md: &mut String, rows: &Rows<'_>, c: f64, top: Option<f64>) {
             } else {
                 "thread echo"
             };
+            let throughput = rows.spread(b, NAME, &[("connections", c)], Row::throughput);
             parts.push(format!(
                 "{b} {} req/s ({} of the {ref_name}, p99 {})",
-                rps(r.throughput()),
+                spread(throughput, rps),
                 num(
                     ratio(r.throughput(), reference.and_then(Row::throughput)),
                     2
