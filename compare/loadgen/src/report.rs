@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
@@ -27,6 +27,63 @@ pub struct Histograms {
     pub latency: Histogram<u64>,
     /// Open loop: how late each request was sent after its due time.
     pub send_lag: Histogram<u64>,
+    /// Latency of good answers per second of the run, by when the answer
+    /// came: shows a stall that the run's percentiles hide.
+    pub series: Series,
+}
+
+/// Good-answer latencies in one-second buckets from the sink's creation
+/// (the run's start), each a coarse histogram (1 significant figure, to
+/// 60 s) so that a 10-minute soak keeps a few MiB.
+pub struct Series {
+    origin: Instant,
+    buckets: Vec<Histogram<u64>>,
+}
+
+/// Bucket width of [`Series`].
+pub const SERIES_BUCKET: Duration = Duration::from_secs(1);
+
+impl Series {
+    fn new() -> Series {
+        Series {
+            origin: Instant::now(),
+            buckets: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, at: Instant, latency: Duration) {
+        let i = (at.saturating_duration_since(self.origin).as_secs_f64()
+            / SERIES_BUCKET.as_secs_f64()) as usize;
+        while self.buckets.len() <= i {
+            let h = Histogram::new_with_bounds(1, 60_000_000, 1).expect("constant, valid bounds");
+            self.buckets.push(h);
+        }
+        let us = u64::try_from(latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .clamp(1, 60_000_000);
+        let _ = self.buckets[i].record(us);
+    }
+
+    /// `{"bucket_s", "t_s": [bucket starts], "count", "p50", "p99", "max"}`
+    /// (latencies in µs, each to about 10 %; null for an empty second).
+    pub fn to_json(&self) -> Value {
+        let q = |h: &Histogram<u64>, f: &dyn Fn(&Histogram<u64>) -> u64| {
+            if h.is_empty() {
+                Value::Null
+            } else {
+                json!(f(h))
+            }
+        };
+        let b = &self.buckets;
+        json!({
+            "bucket_s": SERIES_BUCKET.as_secs_f64(),
+            "t_s": (0..b.len()).map(|i| i as f64 * SERIES_BUCKET.as_secs_f64()).collect::<Vec<_>>(),
+            "count": b.iter().map(Histogram::len).collect::<Vec<_>>(),
+            "p50": b.iter().map(|h| q(h, &|h| h.value_at_quantile(0.5))).collect::<Vec<_>>(),
+            "p99": b.iter().map(|h| q(h, &|h| h.value_at_quantile(0.99))).collect::<Vec<_>>(),
+            "max": b.iter().map(|h| q(h, &|h| h.max())).collect::<Vec<_>>(),
+        })
+    }
 }
 
 pub type Sink = Arc<Mutex<Histograms>>;
@@ -35,6 +92,7 @@ pub fn new_sink() -> Sink {
     Arc::new(Mutex::new(Histograms {
         latency: new_histogram(),
         send_lag: new_histogram(),
+        series: Series::new(),
     }))
 }
 
@@ -46,7 +104,8 @@ fn lock(sink: &Sink) -> MutexGuard<'_, Histograms> {
 /// are batched locally and added to the shared [`Sink`].
 pub struct Stats {
     sink: Sink,
-    pending_latency: Vec<Duration>,
+    /// Latencies not yet in the sink, with when each answer came.
+    pending_latency: Vec<(Instant, Duration)>,
     pending_lag: Vec<Duration>,
     pub ok: u64,
     /// Good answers that arrived inside the measured window, whenever their
@@ -93,7 +152,7 @@ impl Stats {
     pub fn record_ok(&mut self, command: &'static str, latency: Duration) {
         self.ok += 1;
         *self.ok_by_command.entry(command).or_default() += 1;
-        self.pending_latency.push(latency);
+        self.pending_latency.push((Instant::now(), latency));
         if self.pending_latency.len() >= BATCH {
             self.flush();
         }
@@ -112,8 +171,9 @@ impl Stats {
             return;
         }
         let mut h = lock(&self.sink);
-        for latency in self.pending_latency.drain(..) {
+        for (at, latency) in self.pending_latency.drain(..) {
             record(&mut h.latency, latency);
+            h.series.record(at, latency);
         }
         for lag in self.pending_lag.drain(..) {
             record(&mut h.send_lag, lag);
@@ -166,6 +226,13 @@ impl Stats {
     pub fn latency_json(&mut self) -> Value {
         self.flush();
         latency_json(&lock(&self.sink).latency)
+    }
+
+    /// The per-second latency series of this run's sink (see [`Series`]);
+    /// stats merged in from another sink add to the percentiles only.
+    pub fn series_json(&mut self) -> Value {
+        self.flush();
+        lock(&self.sink).series.to_json()
     }
 
     /// The send-lag percentiles (open loop).
@@ -253,5 +320,24 @@ mod tests {
         assert!(l["p50"].as_u64().is_some_and(|v| (99..=101).contains(&v)));
         assert!(l["max"].as_u64().is_some_and(|v| (299..=301).contains(&v)));
         assert!(latency_json(&new_histogram())["p50"].is_null());
+    }
+
+    #[test]
+    fn the_series_puts_each_answer_in_the_second_it_came() {
+        let mut series = Series::new();
+        let t0 = series.origin;
+        series.record(t0 + Duration::from_millis(100), Duration::from_micros(200));
+        series.record(t0 + Duration::from_millis(2500), Duration::from_millis(150));
+        series.record(t0 + Duration::from_millis(2600), Duration::from_secs(600));
+        let j = series.to_json();
+        assert_eq!(j["count"], json!([1, 0, 2]));
+        assert_eq!(j["t_s"], json!([0.0, 1.0, 2.0]));
+        assert!(j["p50"][1].is_null());
+        // One significant figure: within 10 % of what was recorded.
+        let p50 = j["p50"][0].as_u64().expect("p50");
+        assert!((180..=220).contains(&p50), "{p50}");
+        // Clamped at 60 s rather than lost.
+        let max = j["max"][2].as_u64().expect("max");
+        assert!(max >= 54_000_000, "{max}");
     }
 }

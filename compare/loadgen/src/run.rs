@@ -286,7 +286,9 @@ pub async fn run(args: RunArgs) -> Value {
         args.warmup,
         args.duration
     );
-    stats.merge(drive(ctx, args.mode).await);
+    let mut run_stats = drive(ctx, args.mode).await;
+    let series = run_stats.series_json();
+    stats.merge(run_stats);
     let duration_s = args.duration.as_secs_f64();
     let throughput = if duration_s > 0.0 {
         stats.answered_in_window as f64 / duration_s
@@ -314,6 +316,7 @@ pub async fn run(args: RunArgs) -> Value {
         "error_examples": stats.examples,
         "throughput_rps": (throughput * 10.0).round() / 10.0,
         "latency_us": stats.latency_json(),
+        "latency_series": series,
         "send_lag_us": if args.mode == Mode::Open { stats.send_lag_json() } else { Value::Null },
         "idle_requested": args.idle,
         "idle_opened": idle.as_ref().map_or(0, |s| s.opened),
