@@ -92,6 +92,11 @@ impl Scenario for IdleHoarders {
         }
     }
 
+    /// The hoard time, whatever the run's duration.
+    fn seconds(&self, point: &Point, s: &Settings) -> f64 {
+        hoard_s(s) + super::start_stop_s(&point.build, false)
+    }
+
     fn report(&self, dir: &Path, md: &mut String, rows: &Rows<'_>) {
         let list = rows.of(NAME);
         if !page::section(

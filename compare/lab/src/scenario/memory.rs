@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::builds::BUILDS;
 use crate::measure::{Ctx, Load, parse_json};
 use crate::plots::Chart;
-use crate::point::{Point, pick, with_threads};
+use crate::point::{Point, Settings, pick, with_threads};
 use crate::procs;
 use crate::report::page::{self, lines_by_build, plot};
 use crate::report::query::Rows;
@@ -94,6 +94,12 @@ impl Scenario for Memory {
         if let Some(rss) = row.servers.first().and_then(|s| s.window.rss_kb_max) {
             row.derived.insert("rss_kb".into(), json!(rss));
         }
+    }
+
+    /// Settling and reading, plus opening the connections (about 2,000 a
+    /// second with the one-loop builds on two cores).
+    fn seconds(&self, point: &Point, _s: &Settings) -> f64 {
+        SETTLE_S * 2.0 + point.u("idle") as f64 / 2000.0 + super::start_stop_s(&point.build, false)
     }
 
     fn report(&self, dir: &Path, md: &mut String, rows: &Rows<'_>) {

@@ -34,13 +34,18 @@ pub const NAME: &str = "propagation";
 /// that their probes wait out the probe timeout one after another (400 of
 /// them would take half an hour): they keep 40.
 fn probes(s: &Settings, loaded: bool, build: &str) -> usize {
-    let keeps_up = matches!(build, "blocking" | "blocking-parked" | "tokio");
+    let keeps_up = keeps_up(build);
     match (s.quick, loaded, keeps_up) {
         (true, _, _) => 10,
         (false, false, _) => 200,
         (false, true, true) => 400,
         (false, true, false) => 40,
     }
+}
+
+/// The builds whose herds keep up with a 32-connection load.
+fn keeps_up(build: &str) -> bool {
+    matches!(build, "blocking" | "blocking-parked" | "tokio")
 }
 
 /// Longest wait for one probe: an overloaded herd's backlog would
@@ -117,6 +122,21 @@ impl Scenario for Propagation {
             window: (t0, t1),
             loadgen: parse_json(&out)?,
         })
+    }
+
+    /// A probe every 50 ms; under load, the one-loop builds' probes wait
+    /// out about half the probe timeout each (2026-12-04: asyncio 176 s,
+    /// Node 19 s for 40 probes).
+    fn seconds(&self, point: &Point, s: &Settings) -> f64 {
+        let loaded = point.u("load_connections") > 0;
+        let n = probes(s, loaded, &point.build) as f64;
+        let behind = loaded && !keeps_up(&point.build);
+        let waits = if behind {
+            n * probe_timeout_ms(s) as f64 / 2000.0
+        } else {
+            0.0
+        };
+        n * 0.05 + waits + super::start_stop_s(&point.build, true)
     }
 
     fn report(&self, _dir: &Path, md: &mut String, rows: &Rows<'_>) {
