@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// round runs every build of a point once) [default: 3, quick: 1].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub repeats: Option<u32>,
+    /// Print the plan's size and time estimate per scenario; measure
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Builds to measure.
     #[arg(
         long,

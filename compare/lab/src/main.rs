@@ -80,13 +80,59 @@ fn round1(x: f64) -> Value {
     json!((x * 10.0).round() / 10.0)
 }
 
+/// The points of the chosen builds and scenarios (and `--connections`),
+/// each `--repeats` times, in the order they run.
+fn planned(args: &RunArgs, scenarios: &[String]) -> (usize, u32, Vec<Point>) {
+    let plan: Vec<_> = scenario::plan(&args.builds, scenarios, args.quick)
+        .into_iter()
+        .filter(|p| {
+            args.connections.is_empty()
+                || p.params
+                    .get("connections")
+                    .and_then(Value::as_u64)
+                    .is_none_or(|c| args.connections.contains(&c))
+        })
+        .collect();
+    let repeats = args.repeats.unwrap_or_else(|| default_repeats(args.quick));
+    (plan.len(), repeats, interleave(plan, repeats))
+}
+
 fn run(args: RunArgs) -> Result<()> {
     let root = args.root.clone().unwrap_or_else(default_root);
     let paths = Paths::new(&root);
     let scenarios = chosen_scenarios(&args)?;
+    let out = out_dir(&args, &root);
+    let scratch = std::env::temp_dir().join(format!("herd-lab-{}", std::process::id()));
+    let settings = Settings {
+        paths: paths.clone(),
+        quick: args.quick,
+        server_cpus: args.server_cpus.clone(),
+        loadgen_cpus: args.loadgen_cpus.clone(),
+        scratch: scratch.clone(),
+        // Absolute: the nodes run in the repository root, not here.
+        out: std::path::absolute(&out).unwrap_or_else(|_| out.clone()),
+    };
+    let (distinct, repeats, points) = planned(&args, &scenarios);
+    eprintln!(
+        "herd-lab: {distinct} points x {repeats} repeats, about {:.0} minutes",
+        (scenario::estimate_s(&points, &settings) / 60.0).ceil()
+    );
+    if args.dry_run {
+        for sc in &scenarios {
+            let of: Vec<&Point> = points
+                .iter()
+                .filter(|p| p.scenario == sc.as_str())
+                .collect();
+            if of.is_empty() {
+                continue;
+            }
+            let seconds = scenario::estimate_s(of.iter().copied(), &settings);
+            eprintln!("  {sc}: {} measurements, about {seconds:.0} s", of.len());
+        }
+        return Ok(());
+    }
     procs::install_signal_handler()?;
     let nofile = procs::raise_nofile().ok();
-    let out = out_dir(&args, &root);
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let rows_path = out.join("rows.jsonl");
     if rows_path.exists() {
@@ -103,39 +149,12 @@ fn run(args: RunArgs) -> Result<()> {
     environment["builds"] = json!(args.builds);
     environment["scenarios"] = json!(scenarios);
     environment["prepare_commands"] = json!(prepared);
+    environment["repeats"] = json!(repeats);
+    environment["distinct_points"] = json!(distinct);
     let env_path = out.join("environment.json");
     std::fs::write(&env_path, serde_json::to_string_pretty(&environment)?)
         .with_context(|| format!("cannot write {}", env_path.display()))?;
 
-    let scratch = std::env::temp_dir().join(format!("herd-lab-{}", std::process::id()));
-    let settings = Settings {
-        paths,
-        quick: args.quick,
-        server_cpus: args.server_cpus.clone(),
-        loadgen_cpus: args.loadgen_cpus.clone(),
-        scratch: scratch.clone(),
-        // Absolute: the nodes run in the repository root, not here.
-        out: std::path::absolute(&out).unwrap_or_else(|_| out.clone()),
-    };
-    let plan: Vec<_> = scenario::plan(&args.builds, &scenarios, args.quick)
-        .into_iter()
-        .filter(|p| {
-            args.connections.is_empty()
-                || p.params
-                    .get("connections")
-                    .and_then(Value::as_u64)
-                    .is_none_or(|c| args.connections.contains(&c))
-        })
-        .collect();
-    let repeats = args.repeats.unwrap_or_else(|| default_repeats(args.quick));
-    let distinct = plan.len();
-    let points = interleave(plan, repeats);
-    eprintln!(
-        "herd-lab: {distinct} points x {repeats} repeats, about {:.0} minutes",
-        (scenario::estimate_s(&points, &settings) / 60.0).ceil()
-    );
-    environment["repeats"] = json!(repeats);
-    environment["distinct_points"] = json!(distinct);
     let measured = Instant::now();
     let failed = measure_all(&settings, &points, &rows_path)?;
     let _ = std::fs::remove_dir_all(&scratch);

@@ -77,6 +77,16 @@ impl<'a> Rows<'a> {
         )
     }
 
+    /// " (medians of N repeats, ranges in brackets)" for a sentence of
+    /// `scenario`'s figures when its points were repeated; "" when each was
+    /// measured once.
+    pub fn medians_note(&self, scenario: &str) -> String {
+        match self.of(scenario).iter().map(|r| r.repeat).max() {
+            Some(n) if n > 1 => format!(" (medians of {n} repeats, ranges in brackets)"),
+            _ => String::new(),
+        }
+    }
+
     /// Sorted distinct values of a parameter in a scenario.
     pub fn values(&self, scenario: &str, key: &str) -> Vec<f64> {
         let set: BTreeSet<u64> = self
@@ -98,17 +108,30 @@ impl<'a> Rows<'a> {
             .collect()
     }
 
-    /// The build (not echo server) with the most throughput in `scenario`
-    /// at `want`, with its row (the last of a tie).
-    pub fn fastest(&self, scenario: &str, want: &[(&str, f64)]) -> Option<(&'static str, &'a Row)> {
+    /// The build (not echo server) with the most median throughput in
+    /// `scenario` at `want`, with its throughput over the repeats (the last
+    /// of a tie).
+    pub fn fastest(&self, scenario: &str, want: &[(&str, f64)]) -> Option<(&'static str, Spread)> {
         BUILDS
             .iter()
-            .filter_map(|b| self.find(b, scenario, want).map(|r| (*b, r)))
-            .max_by(|a, b| {
-                a.1.throughput()
-                    .unwrap_or(0.0)
-                    .total_cmp(&b.1.throughput().unwrap_or(0.0))
-            })
+            .filter_map(|b| Some((*b, self.spread(b, scenario, want, Row::throughput)?)))
+            .max_by(|a, b| a.1.median.total_cmp(&b.1.median))
+    }
+
+    /// The good rows of a scenario grouped by point (build and label), a
+    /// group per point with its repeats, in the order the points first ran.
+    pub fn points(&self, scenario: &str) -> Vec<Vec<&'a Row>> {
+        let mut groups: Vec<Vec<&'a Row>> = Vec::new();
+        for r in self.of(scenario).into_iter().filter(|r| r.ok()) {
+            match groups
+                .iter_mut()
+                .find(|g| g[0].build == r.build && g[0].point == r.point)
+            {
+                Some(g) => g.push(r),
+                None => groups.push(vec![r]),
+            }
+        }
+        groups
     }
 }
 

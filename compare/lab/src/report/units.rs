@@ -110,13 +110,13 @@ pub fn sig(x: f64, d: usize) -> String {
 
 /// A figure over repeats, each part written by `unit(value, digits)` with
 /// the digits the spread supports: "median (min–max)", the median alone
-/// for one repeat, "–" for none.
+/// for one repeat (or repeats that all agree), "–" for none.
 pub fn spread_in(s: Option<Spread>, unit: impl Fn(f64, usize) -> String) -> String {
     match s {
         None => "–".into(),
         Some(s) => {
             let d = digits(&s);
-            if s.n < 2 {
+            if s.n < 2 || s.min == s.max {
                 unit(s.median, d)
             } else {
                 format!(
@@ -234,20 +234,6 @@ impl Verdict {
     }
 }
 
-/// A target's verdict.
-pub fn met(ok: Option<bool>) -> &'static str {
-    match ok {
-        Some(true) => "**met**",
-        Some(false) => "**not met**",
-        None => "not measured",
-    }
-}
-
-/// A whole count, or "–".
-pub fn count(v: Option<u64>) -> String {
-    v.map_or("–".into(), |t| t.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,8 +248,6 @@ mod tests {
         assert_eq!(rps(Some(12.34)), "12.3");
         assert_eq!(rps(None), "–");
         assert_eq!(mb(Some(2048)), "2.0");
-        assert_eq!(count(Some(7)), "7");
-        assert_eq!(met(None), "not measured");
         let three = crate::report::query::Spread::of([1500.0, 900.0, 2000.0]);
         assert_eq!(spread(three, lat), "1.50 ms (900 µs–2.00 ms)");
         assert_eq!(
