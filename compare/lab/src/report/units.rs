@@ -110,21 +110,18 @@ pub fn sig(x: f64, d: usize) -> String {
 
 /// A figure over repeats, each part written by `unit(value, digits)` with
 /// the digits the spread supports: "median (min–max)", the median alone
-/// for one repeat (or repeats that all agree), "–" for none.
+/// for one repeat (or repeats that agree to the digits shown), "–" for
+/// none.
 pub fn spread_in(s: Option<Spread>, unit: impl Fn(f64, usize) -> String) -> String {
     match s {
         None => "–".into(),
         Some(s) => {
             let d = digits(&s);
-            if s.n < 2 || s.min == s.max {
-                unit(s.median, d)
+            let (median, min, max) = (unit(s.median, d), unit(s.min, d), unit(s.max, d));
+            if s.n < 2 || min == max {
+                median
             } else {
-                format!(
-                    "{} ({}–{})",
-                    unit(s.median, d),
-                    unit(s.min, d),
-                    unit(s.max, d)
-                )
+                format!("{median} ({min}–{max})")
             }
         }
     }
@@ -136,11 +133,12 @@ pub fn rps_s(s: Option<Spread>) -> String {
 }
 
 /// A latency in µs with `d` significant digits, in the unit that reads
-/// best ("850 µs", "2.5 ms", "153 ms", "3.2 s").
+/// best ("850 µs", "2.5 ms", "153 ms", "3.2 s"); whole µs at most (what
+/// herd-loadgen resolves).
 pub fn lat_sig(us: f64, d: usize) -> String {
     let us = round_sig(us, d);
     if us < 1000.0 {
-        format!("{} µs", sig(us, d))
+        format!("{} µs", thousands(us))
     } else if us < 1_000_000.0 {
         format!("{} ms", sig(us / 1000.0, d))
     } else {
@@ -151,6 +149,12 @@ pub fn lat_sig(us: f64, d: usize) -> String {
 /// A latency (µs) over repeats, e.g. "2.5 ms (2.1 ms–3.9 ms)".
 pub fn lat_s(s: Option<Spread>) -> String {
     spread_in(s, lat_sig)
+}
+
+/// A number of things over repeats (requests answered): rounded like any
+/// figure, never with decimals.
+pub fn whole_s(s: Option<Spread>) -> String {
+    spread_in(s, |x, d| thousands(round_sig(x, d)))
 }
 
 /// A plain number over repeats (ratios, CPU ms, KiB per connection).
@@ -306,6 +310,7 @@ mod tests {
         assert_eq!(sig(1_234_567.0, 3), "1,230,000");
         assert_eq!(round_sig(0.996, 2), 1.0);
         assert_eq!(lat_sig(850.0, 3), "850 µs");
+        assert_eq!(lat_sig(88.0, 3), "88 µs");
         assert_eq!(lat_sig(2_534.0, 2), "2.5 ms");
         assert_eq!(lat_sig(2_534.0, 3), "2.53 ms");
         assert_eq!(lat_sig(153_400.0, 2), "150 ms");
@@ -317,6 +322,13 @@ mod tests {
         );
         assert_eq!(mib_s(spread_of(&[30_720.0, 30_800.0])), "30.0 (30.0–30.1)");
         assert_eq!(count_s(spread_of(&[68.0, 68.0, 68.0])), "68");
+        // Repeats that agree to the digits shown read as one figure.
+        assert_eq!(rps_s(spread_of(&[54_910.0, 54_880.0])), "54,900");
+        assert_eq!(whole_s(spread_of(&[1.0])), "1");
+        assert_eq!(
+            whole_s(spread_of(&[12_345.0, 11_020.0, 14_110.0])),
+            "12,000 (11,000–14,000)"
+        );
         assert_eq!(
             count_s(spread_of(&[10_011.0, 9_000.0])),
             "9,506 (9,000–10,011)"

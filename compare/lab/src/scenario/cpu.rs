@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::builds::{BUILDS, ECHOES};
 use crate::report::page;
 use crate::report::query::{Rows, spread_of};
-use crate::report::units::num_s;
+use crate::report::units::{num_s, whole_s};
 use crate::rows::Row;
 use crate::scenario::{self, Scenario, iamat_conns};
 
@@ -80,7 +80,7 @@ fn build_table(md: &mut String, build: &str, points: &[Vec<&Row>]) {
                 reps[0].scenario.clone(),
                 reps[0].point.clone(),
                 num_s(of(|r| r.cpu_seconds)),
-                num_s(of(|r| {
+                whole_s(of(|r| {
                     r.lg("/requests_ok").or_else(|| r.lg("/load/requests_ok"))
                 })),
                 num_s(of(|r| r.cpu_ms_per_1000_requests)),

@@ -16,7 +16,7 @@ use crate::plots::{Chart, HLine};
 use crate::point::{Point, Settings, pick, with_threads};
 use crate::report::page::{self, lines_by_build, plot};
 use crate::report::query::{Rows, spread_of};
-use crate::report::units::{lat_s, num, num_s};
+use crate::report::units::{lat_s, num, whole_s};
 use crate::rows::Row;
 use crate::scenario::Scenario;
 
@@ -139,7 +139,7 @@ impl Scenario for IdleHoarders {
                 &[
                     reps[0].build.clone(),
                     num(reps[0].param("idle"), 0),
-                    num_s(of(|r| r.lg("/requests_ok"))),
+                    whole_s(of(|r| r.lg("/requests_ok"))),
                     lat_s(of(|r| r.lg("/latency_us/p50"))),
                     lat_s(of(Row::p99_us)),
                     lat_s(of(|r| r.lg("/latency_us/max"))),
@@ -210,7 +210,7 @@ fn sentences(md: &mut String, rows: &Rows<'_>, k: f64) {
             Some(format!(
                 "{b}'s active client {how} (slowest answer {}, {} requests)",
                 lat_s(rows.spread(b, NAME, &at, |r| r.lg("/latency_us/max"))),
-                num_s(rows.spread(b, NAME, &at, |r| r.lg("/requests_ok")))
+                whole_s(rows.spread(b, NAME, &at, |r| r.lg("/requests_ok")))
             ))
         })
         .collect();

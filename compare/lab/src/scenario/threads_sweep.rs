@@ -14,7 +14,7 @@ use crate::plots::{Chart, Series};
 use crate::point::{Point, pick};
 use crate::report::page::{self, plot, series};
 use crate::report::query::Rows;
-use crate::report::units::{count_s, lat_s, mb, num_s, rps_s, spread};
+use crate::report::units::{count_s, lat_s, mb, rps_s, spread, whole_s};
 use crate::rows::Row;
 use crate::scenario::Scenario;
 use crate::scenario::whatsat_latency::derive_bound;
@@ -141,8 +141,8 @@ fn table(md: &mut String, rows: &Rows<'_>, ts: &[f64]) {
             &[
                 format!("{t:.0}"),
                 rps_s(of(&Row::throughput)),
-                num_s(of(&|r| r.lg("/requests_ok_by_command/iamat"))),
-                num_s(of(&|r| r.lg("/requests_ok_by_command/whatsat"))),
+                whole_s(of(&|r| r.lg("/requests_ok_by_command/iamat"))),
+                whole_s(of(&|r| r.lg("/requests_ok_by_command/whatsat"))),
                 lat_s(of(&|r| r.lg("/latency_us/p50"))),
                 lat_s(of(&Row::p99_us)),
                 count_s(of(&|r| node(r)?.threads_max.map(|v| v as f64))),
