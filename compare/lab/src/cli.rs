@@ -31,12 +31,21 @@ pub enum Commands {
 
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Fewer points, 1-2 s each (under 5 minutes on two cores).
+    /// Fewer points, 1-2 s each, measured once (under 5 minutes on two
+    /// cores).
     #[arg(long)]
     pub quick: bool,
     /// Output directory [default: compare/runs/<UTC timestamp>[-quick]].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Measurements of every point, interleaved across the builds (each
+    /// round runs every build of a point once) [default: 3, quick: 1].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub repeats: Option<u32>,
+    /// Print the plan's size and time estimate per scenario; measure
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Builds to measure.
     #[arg(
         long,

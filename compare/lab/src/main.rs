@@ -1,8 +1,9 @@
 //! `herd-lab`: the herd's benchmark lab. This file wires the command line
-//! to the modules: `run` prepares the builds, runs every point of the
-//! chosen scenarios (`scenario/`, run by `measure.rs`) with a progress
-//! bar, appends rows and writes the report (`report/`); `soak` hands over
-//! to `soak/`; `report` re-reads a run directory.
+//! to the modules: `run` prepares the builds, says how long the run will
+//! take, runs every point of the chosen scenarios (`scenario/`, run by
+//! `measure.rs`) `--repeats` times, interleaved across the builds, with a
+//! progress bar, appends rows and writes the report (`report/`); `soak`
+//! hands over to `soak/`; `report` re-reads a run directory.
 
 #![forbid(unsafe_code)]
 
@@ -32,7 +33,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 use crate::cli::{Cli, Commands, RunArgs};
-use crate::point::{Point, Settings};
+use crate::point::{Point, Settings, build_settings, default_repeats, interleave};
 
 fn default_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -79,13 +80,59 @@ fn round1(x: f64) -> Value {
     json!((x * 10.0).round() / 10.0)
 }
 
+/// The points of the chosen builds and scenarios (and `--connections`),
+/// each `--repeats` times, in the order they run.
+fn planned(args: &RunArgs, scenarios: &[String]) -> (usize, u32, Vec<Point>) {
+    let plan: Vec<_> = scenario::plan(&args.builds, scenarios, args.quick)
+        .into_iter()
+        .filter(|p| {
+            args.connections.is_empty()
+                || p.params
+                    .get("connections")
+                    .and_then(Value::as_u64)
+                    .is_none_or(|c| args.connections.contains(&c))
+        })
+        .collect();
+    let repeats = args.repeats.unwrap_or_else(|| default_repeats(args.quick));
+    (plan.len(), repeats, interleave(plan, repeats))
+}
+
 fn run(args: RunArgs) -> Result<()> {
     let root = args.root.clone().unwrap_or_else(default_root);
     let paths = Paths::new(&root);
     let scenarios = chosen_scenarios(&args)?;
+    let out = out_dir(&args, &root);
+    let scratch = std::env::temp_dir().join(format!("herd-lab-{}", std::process::id()));
+    let settings = Settings {
+        paths: paths.clone(),
+        quick: args.quick,
+        server_cpus: args.server_cpus.clone(),
+        loadgen_cpus: args.loadgen_cpus.clone(),
+        scratch: scratch.clone(),
+        // Absolute: the nodes run in the repository root, not here.
+        out: std::path::absolute(&out).unwrap_or_else(|_| out.clone()),
+    };
+    let (distinct, repeats, points) = planned(&args, &scenarios);
+    eprintln!(
+        "herd-lab: {distinct} points x {repeats} repeats, about {:.0} minutes",
+        (scenario::estimate_s(&points, &settings) / 60.0).ceil()
+    );
+    if args.dry_run {
+        for sc in &scenarios {
+            let of: Vec<&Point> = points
+                .iter()
+                .filter(|p| p.scenario == sc.as_str())
+                .collect();
+            if of.is_empty() {
+                continue;
+            }
+            let seconds = scenario::estimate_s(of.iter().copied(), &settings);
+            eprintln!("  {sc}: {} measurements, about {seconds:.0} s", of.len());
+        }
+        return Ok(());
+    }
     procs::install_signal_handler()?;
     let nofile = procs::raise_nofile().ok();
-    let out = out_dir(&args, &root);
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let rows_path = out.join("rows.jsonl");
     if rows_path.exists() {
@@ -102,30 +149,12 @@ fn run(args: RunArgs) -> Result<()> {
     environment["builds"] = json!(args.builds);
     environment["scenarios"] = json!(scenarios);
     environment["prepare_commands"] = json!(prepared);
+    environment["repeats"] = json!(repeats);
+    environment["distinct_points"] = json!(distinct);
     let env_path = out.join("environment.json");
     std::fs::write(&env_path, serde_json::to_string_pretty(&environment)?)
         .with_context(|| format!("cannot write {}", env_path.display()))?;
 
-    let scratch = std::env::temp_dir().join(format!("herd-lab-{}", std::process::id()));
-    let settings = Settings {
-        paths,
-        quick: args.quick,
-        server_cpus: args.server_cpus.clone(),
-        loadgen_cpus: args.loadgen_cpus.clone(),
-        scratch: scratch.clone(),
-        // Absolute: the nodes run in the repository root, not here.
-        out: std::path::absolute(&out).unwrap_or_else(|_| out.clone()),
-    };
-    let points: Vec<_> = scenario::plan(&args.builds, &scenarios, args.quick)
-        .into_iter()
-        .filter(|p| {
-            args.connections.is_empty()
-                || p.params
-                    .get("connections")
-                    .and_then(Value::as_u64)
-                    .is_none_or(|c| args.connections.contains(&c))
-        })
-        .collect();
     let measured = Instant::now();
     let failed = measure_all(&settings, &points, &rows_path)?;
     let _ = std::fs::remove_dir_all(&scratch);
@@ -137,7 +166,7 @@ fn run(args: RunArgs) -> Result<()> {
     std::fs::write(&env_path, serde_json::to_string_pretty(&environment)?)?;
     report::write(&out)?;
     eprintln!(
-        "herd-lab: {} points ({} failed) in {:.0} s; report: {}",
+        "herd-lab: {} measurements ({} failed) in {:.0} s; report: {}",
         points.len(),
         failed,
         begun.elapsed().as_secs_f64(),
@@ -147,7 +176,7 @@ fn run(args: RunArgs) -> Result<()> {
     // point was measured (CI's smoke run relies on it).
     if failed > 0 {
         bail!(
-            "{failed} of {} points failed (see rows.jsonl)",
+            "{failed} of {} measurements failed (see rows.jsonl)",
             points.len()
         );
     }
@@ -167,7 +196,12 @@ fn measure_all(settings: &Settings, points: &[Point], rows_path: &Path) -> Resul
     for (i, point) in points.iter().enumerate() {
         procs::check_interrupted()?;
         bar.set_message(point.title());
-        let row = measure::run_point(settings, point, i);
+        let mut row = measure::run_point(settings, point, i);
+        let threads = row
+            .params
+            .get("server_threads_flag")
+            .and_then(Value::as_u64);
+        row.settings = build_settings(&row.build, threads);
         if let Some(e) = &row.error {
             failed += 1;
             bar.println(format!(

@@ -183,6 +183,8 @@ pub fn run_point(s: &Settings, point: &Point, index: usize) -> Row {
         scenario: point.scenario.to_owned(),
         point: point.label.clone(),
         params: point.params.clone(),
+        repeat: point.repeat,
+        settings: Map::new(),
         loadgen: Value::Null,
         servers: Vec::new(),
         cpu_seconds: None,

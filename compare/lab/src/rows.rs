@@ -2,7 +2,8 @@
 //! `rows.jsonl`: what was run (build, scenario, parameters, the exact
 //! commands, timestamps), everything herd-loadgen printed, and what /proc
 //! said about each server. The report is computed from these rows only,
-//! so a run can be re-reported (or compared) later.
+//! so a run can be re-reported (or compared) later. Rows of the same
+//! build, scenario and parameters are the repeats of one point.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -13,8 +14,13 @@ use serde_json::{Map, Value};
 
 use crate::sample::Window;
 
-/// Version of the row layout below.
-pub const SCHEMA: u32 = 1;
+/// Version of the row layout below. 2 added `repeat` and `settings`;
+/// rows of schema 1 still read (as repeat 1, settings empty).
+pub const SCHEMA: u32 = 2;
+
+fn first_repeat() -> u32 {
+    1
+}
 
 /// One server process of a point (a node, an echo server, the stand-in).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -37,6 +43,15 @@ pub struct Row {
     pub point: String,
     /// The point's parameters (connections, threads, latency_ms, ...).
     pub params: Map<String, Value>,
+    /// Which measurement of the point this row is, from 1 (schema 1 rows:
+    /// 1, each point was measured once).
+    #[serde(default = "first_repeat")]
+    pub repeat: u32,
+    /// What the build ran with (`point::build_settings`): a pool's
+    /// `blocking_threads` and `park_idle_ms`, tokio's `runtime_workers`, or
+    /// `event_loops`: 1; `model` and a `summary` sentence.
+    #[serde(default)]
+    pub settings: Map<String, Value>,
     /// The load generator's JSON object, as printed (run, hold or
     /// propagate); null when the point failed before it.
     pub loadgen: Value,
@@ -141,6 +156,8 @@ mod tests {
             scenario: "iamat_conns".into(),
             point: "connections=64".into(),
             params,
+            repeat: 2,
+            settings: crate::point::build_settings("blocking", Some(64)),
             loadgen: json!({"throughput_rps": 1234.5, "latency_us": {"p99": 800}, "requests_ok": 2469}),
             servers: vec![ServerSample {
                 name: "Clark".into(),
@@ -180,6 +197,8 @@ mod tests {
             "scenario",
             "point",
             "params",
+            "repeat",
+            "settings",
             "loadgen",
             "servers",
             "cpu_seconds",
@@ -200,5 +219,29 @@ mod tests {
         assert_eq!(back[0].throughput(), Some(1234.5));
         assert_eq!(back[0].p99_us(), Some(800.0));
         assert_eq!(back[0].node_rss_kb(), Some(30_000));
+        assert_eq!(back[0].repeat, 2);
+        assert_eq!(back[0].settings["blocking_threads"], json!(64));
+    }
+
+    #[test]
+    fn schema_1_rows_still_read_as_the_first_repeat() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("rows.jsonl");
+        let mut v = serde_json::to_value(row()).expect("json");
+        let obj = v.as_object_mut().expect("object");
+        obj.remove("repeat");
+        obj.remove("settings");
+        obj.insert("schema".into(), json!(1));
+        std::fs::write(&path, format!("{v}\n")).expect("write");
+        let back = read(&path).expect("read schema 1");
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].schema, 1);
+        assert_eq!(back[0].repeat, 1);
+        assert!(back[0].settings.is_empty());
+        assert_eq!(back[0].throughput(), Some(1234.5));
+        // The committed fixture run is schema 1 too.
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture/rows.jsonl");
+        let rows = read(&fixture).expect("fixture");
+        assert!(rows.iter().all(|r| r.schema == 1 && r.repeat == 1));
     }
 }

@@ -1,11 +1,15 @@
 //! The report's "Environment" table: the machine and software a run
-//! measured (from environment.json), so a figure is read against where it
-//! was taken.
+//! measured (from environment.json) and how often each point was
+//! measured, so a figure is read against where it was taken; then what
+//! each build ran with (`settings.rs`).
 
 use std::fmt::Write as _;
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
+use crate::report::settings;
 use crate::rows::Row;
 
 fn pinning(env: &Value) -> String {
@@ -49,6 +53,20 @@ pub fn section(md: &mut String, env: &Value, all: &[Row]) {
         }
     );
     let failed = all.iter().filter(|r| !r.ok()).count();
+    let distinct: BTreeSet<(&str, &str, &str)> = all
+        .iter()
+        .map(|r| (r.scenario.as_str(), r.build.as_str(), r.point.as_str()))
+        .collect();
+    let repeats = all.iter().map(|r| r.repeat).max().unwrap_or(1);
+    let repeats_text = if repeats > 1 {
+        format!(
+            "{repeats}, interleaved (each round runs every build of a point once); figures are \
+             medians with their min–max range"
+        )
+    } else {
+        "1 (each point measured once: figures are single measurements, their spread unknown)"
+            .to_owned()
+    };
     for (k, v) in [
         ("mode", s("mode")),
         ("CPU", s("cpu_model")),
@@ -62,11 +80,14 @@ pub fn section(md: &mut String, env: &Value, all: &[Row]) {
         ("git commit", commit),
         ("pinning (taskset)", pinning(env)),
         ("open-files limit", s("nofile_limit")),
-        ("points", format!("{} ({} failed)", all.len(), failed)),
+        ("points", distinct.len().to_string()),
+        ("repeats of each point", repeats_text),
+        ("measurements", format!("{} ({} failed)", all.len(), failed)),
         ("measuring took", format!("{} s", s("measure_seconds"))),
         ("started", s("captured_at")),
     ] {
         let _ = writeln!(md, "| {k} | {v} |");
     }
     md.push('\n');
+    settings::section(md, all);
 }

@@ -9,6 +9,7 @@ mod claims;
 mod environment;
 pub mod page;
 pub mod query;
+mod settings;
 mod targets;
 pub mod units;
 

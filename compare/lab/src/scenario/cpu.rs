@@ -8,10 +8,10 @@ use std::path::Path;
 
 use crate::builds::{BUILDS, ECHOES};
 use crate::report::page;
-use crate::report::query::Rows;
-use crate::report::units::num;
+use crate::report::query::{Rows, spread_of};
+use crate::report::units::{num_s, whole_s};
 use crate::rows::Row;
-use crate::scenario::{Scenario, iamat_conns};
+use crate::scenario::{self, Scenario, iamat_conns};
 
 pub struct Cpu;
 
@@ -34,14 +34,20 @@ impl Scenario for Cpu {
         );
         let mut any = false;
         for b in BUILDS.iter().chain(ECHOES.iter()) {
-            let list: Vec<&Row> = rows
-                .all
+            let points: Vec<Vec<&Row>> = scenario::ALL
                 .iter()
-                .filter(|r| r.ok() && r.build == *b && r.cpu_ms_per_1000_requests.is_some())
+                .flat_map(|sc| rows.points(sc.name()))
+                .filter(|reps| reps[0].build == *b)
+                .map(|reps| {
+                    reps.into_iter()
+                        .filter(|r| r.cpu_ms_per_1000_requests.is_some())
+                        .collect::<Vec<_>>()
+                })
+                .filter(|reps| !reps.is_empty())
                 .collect();
-            if !list.is_empty() {
+            if !points.is_empty() {
                 any = true;
-                build_table(md, b, &list);
+                build_table(md, b, &points);
             }
         }
         if !any {
@@ -52,7 +58,9 @@ impl Scenario for Cpu {
     }
 }
 
-fn build_table(md: &mut String, build: &str, list: &[&Row]) {
+/// A build's points (each with its repeats): medians over the repeats,
+/// with their ranges.
+fn build_table(md: &mut String, build: &str, points: &[Vec<&Row>]) {
     let _ = writeln!(md, "**{build}**\n");
     page::head(
         md,
@@ -64,16 +72,18 @@ fn build_table(md: &mut String, build: &str, list: &[&Row]) {
             "CPU ms / 1000 req",
         ],
     );
-    for r in list {
-        let ok = r.lg("/requests_ok").or_else(|| r.lg("/load/requests_ok"));
+    for reps in points {
+        let of = |f: fn(&Row) -> Option<f64>| spread_of(reps.iter().copied(), f);
         page::row(
             md,
             &[
-                r.scenario.clone(),
-                r.point.clone(),
-                num(r.cpu_seconds, 3),
-                num(ok, 0),
-                num(r.cpu_ms_per_1000_requests, 1),
+                reps[0].scenario.clone(),
+                reps[0].point.clone(),
+                num_s(of(|r| r.cpu_seconds)),
+                whole_s(of(|r| {
+                    r.lg("/requests_ok").or_else(|| r.lg("/load/requests_ok"))
+                })),
+                num_s(of(|r| r.cpu_ms_per_1000_requests)),
             ],
         );
     }
@@ -85,19 +95,19 @@ fn at_64_connections(md: &mut String, rows: &Rows<'_>) {
         .iter()
         .chain(ECHOES.iter())
         .filter_map(|b| {
-            let v = rows
-                .find(b, iamat_conns::NAME, &[("connections", 64.0)])?
-                .cpu_ms_per_1000_requests?;
-            Some(format!("{b} {v:.1} ms"))
+            let v = rows.spread(b, iamat_conns::NAME, &[("connections", 64.0)], |r| {
+                r.cpu_ms_per_1000_requests
+            })?;
+            Some(format!("{b} {} ms", num_s(Some(v))))
         })
         .collect();
     if !at64.is_empty() {
         let _ = writeln!(
             md,
-            "IAMAT at 64 connections cost, per 1,000 requests: {}. That is CPU time per unit of \
-             work, so it compares builds even where their throughput was capped by the load \
-             generator sharing the cores.\n",
-            at64.join(", ")
+            "IAMAT at 64 connections cost, per 1,000 requests: {}{}. That is CPU time per unit of work, so it compares builds even where \
+             their throughput was capped by the load generator sharing the cores.\n",
+            at64.join(", "),
+            rows.medians_note(iamat_conns::NAME)
         );
     }
 }

@@ -13,8 +13,8 @@ use crate::measure::{Ctx, Load};
 use crate::plots::Chart;
 use crate::point::{Point, pick, with_threads};
 use crate::report::page::{self, plot, series};
-use crate::report::query::{Rows, errors_of};
-use crate::report::units::{lat, num, ratio, rps, spread};
+use crate::report::query::{Rows, Spread, errors_of};
+use crate::report::units::{lat_s, num_s, rps_s};
 use crate::rows::Row;
 use crate::scenario::Scenario;
 
@@ -28,11 +28,12 @@ impl Scenario for IamatConns {
         NAME
     }
 
-    /// Connections 1-1024 (quick: 1, 64); the blocking pool is
+    /// Connections 1-1024, a factor of 4 apart from 16 on (quick: 1, 64);
+    /// the blocking pool is
     /// max(64, connections), at most 1024.
     fn plan(&self, builds: &[&'static str], quick: bool) -> Vec<Point> {
         let mut points = Vec::new();
-        for c in pick(quick, &[1, 64], &[1, 4, 16, 64, 256, 1024]) {
+        for c in pick(quick, &[1, 64], &[1, 16, 64, 256, 1024]) {
             for b in builds.iter().chain(ECHOES.iter()) {
                 let p = with_threads(b, serde_json::json!({"connections": c}), c.clamp(64, 1024));
                 points.push(Point::new(b, NAME, p));
@@ -113,79 +114,87 @@ fn charts(dir: &Path, md: &mut String, rows: &Rows<'_>) {
 }
 
 /// Every build at `c` connections against its echo ceiling, then the
-/// fastest build at the most connections (`top`).
+/// fastest build at the most connections (`top`); every figure a median
+/// over the repeats with its range.
 fn sentences(md: &mut String, rows: &Rows<'_>, c: f64, top: Option<f64>) {
-    let echo = |e: &str| rows.find(e, NAME, &[("connections", c)]);
-    let et = echo("echo_threads");
-    let ek = echo("echo_tokio");
+    let at = [("connections", c)];
+    let has = |e: &str| !rows.repeats(e, NAME, &at).is_empty();
     let mut parts = Vec::new();
     for b in BUILDS {
-        if let Some(r) = rows.find(b, NAME, &[("connections", c)]) {
-            let reference = if b == "tokio" { ek.or(et) } else { et };
-            let ref_name = if b == "tokio" && ek.is_some() {
-                "tokio echo"
-            } else {
-                "thread echo"
-            };
-            let throughput = rows.spread(b, NAME, &[("connections", c)], Row::throughput);
-            parts.push(format!(
-                "{b} {} req/s ({} of the {ref_name}, p99 {})",
-                spread(throughput, rps),
-                num(
-                    ratio(r.throughput(), reference.and_then(Row::throughput)),
-                    2
-                ),
-                lat(r.p99_us())
-            ));
-        }
+        let Some(throughput) = rows.spread(b, NAME, &at, Row::throughput) else {
+            continue;
+        };
+        let (reference, ref_name) = if b == "tokio" && has("echo_tokio") {
+            ("echo_tokio", "tokio echo")
+        } else {
+            ("echo_threads", "thread echo")
+        };
+        parts.push(format!(
+            "{b} {} req/s ({} of the {ref_name}, p99 {})",
+            rps_s(Some(throughput)),
+            num_s(rows.ratio((b, reference), NAME, &at, Row::throughput)),
+            lat_s(rows.spread(b, NAME, &at, Row::p99_us))
+        ));
     }
     let _ = write!(
         md,
-        "At {c:.0} connections: {}. The echo limits were {} req/s (threads) and {} req/s \
-         (tokio). One IAMAT costs a parse, a cache write under a lock, a log line and an \
-         answer, so a build near its echo line is limited by the loopback round trip and the \
-         load generator, not by its own work; a build far below it is limited by its own CPU \
-         (asyncio and Node run everything on one thread).",
+        "At {c:.0} connections: {}{}. The echo \
+         limits were {} req/s (threads) and {} req/s (tokio). One IAMAT costs a parse, a \
+         cache write under a lock, a log line and an answer, so a build near its echo line is \
+         limited by the loopback round trip and the load generator, not by its own work; a \
+         build far below it is limited by its own CPU (asyncio and Node run everything on one \
+         thread).",
         parts.join("; "),
-        rps(et.and_then(Row::throughput)),
-        rps(ek.and_then(Row::throughput)),
+        rows.medians_note(NAME),
+        rps_s(rows.spread("echo_threads", NAME, &at, Row::throughput)),
+        rps_s(rows.spread("echo_tokio", NAME, &at, Row::throughput)),
     );
     // Who leads at the most connections.
     if let Some(top) = top.filter(|t| *t != c)
-        && let Some((b, r)) = rows.fastest(NAME, &[("connections", top)])
+        && let Some((b, s)) = rows.fastest(NAME, &[("connections", top)])
     {
         let _ = write!(
             md,
-            " At {top:.0} connections the fastest build was {b} with {} req/s.",
-            rps(r.throughput())
+            " At {top:.0} connections the fastest build (by median) was {b} with {} req/s.",
+            rps_s(Some(s))
         );
     }
     md.push_str("\n\n");
 }
 
-/// Throughput (p99, errors) of every build and echo at every count.
+/// Throughput, then p99, of every build and echo at every count (medians
+/// with their ranges), and any errors.
 fn table(md: &mut String, rows: &Rows<'_>) {
     let builds = rows.builds(NAME);
-    let mut columns = vec!["connections".to_owned()];
-    columns.extend(builds.iter().map(|b| format!("{b} req/s (p99)")));
-    page::head(md, &columns.iter().map(String::as_str).collect::<Vec<_>>());
-    for c in rows.values(NAME, "connections") {
-        let mut cells = vec![format!("{c:.0}")];
-        for b in &builds {
-            cells.push(match rows.find(b, NAME, &[("connections", c)]) {
-                Some(r) => {
-                    let errs = errors_of(r);
-                    let e = if errs > 0.0 {
-                        format!(", {errs:.0} errors")
-                    } else {
-                        String::new()
-                    };
-                    format!("{} ({}{e})", rps(r.throughput()), lat(r.p99_us()))
-                }
-                None => "–".to_owned(),
-            });
+    for (what, figure, fmt) in [
+        (
+            "req/s",
+            Row::throughput as fn(&Row) -> Option<f64>,
+            rps_s as fn(Option<Spread>) -> String,
+        ),
+        ("p99", Row::p99_us, lat_s),
+    ] {
+        let mut columns = vec!["connections".to_owned()];
+        columns.extend(builds.iter().map(|b| format!("{b} {what}")));
+        page::head(md, &columns.iter().map(String::as_str).collect::<Vec<_>>());
+        for c in rows.values(NAME, "connections") {
+            let mut cells = vec![format!("{c:.0}")];
+            for b in &builds {
+                let at = [("connections", c)];
+                let errs: f64 = rows
+                    .repeats(b, NAME, &at)
+                    .iter()
+                    .map(|r| errors_of(r))
+                    .sum();
+                let e = if errs > 0.0 {
+                    format!(", {errs:.0} errors")
+                } else {
+                    String::new()
+                };
+                cells.push(format!("{}{e}", fmt(rows.spread(b, NAME, &at, figure))));
+            }
+            page::row(md, &cells);
         }
-        page::row(md, &cells);
+        md.push('\n');
     }
-    md.push('\n');
 }

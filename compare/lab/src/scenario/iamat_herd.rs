@@ -13,7 +13,7 @@ use crate::measure::{Ctx, Load};
 use crate::point::{Point, with_threads};
 use crate::report::page;
 use crate::report::query::{Rows, errors_of};
-use crate::report::units::{lat, num, rps};
+use crate::report::units::{lat_s, num_s, rps_s};
 use crate::rows::Row;
 use crate::scenario::{Scenario, iamat_conns};
 
@@ -66,39 +66,46 @@ impl Scenario for IamatHerd {
                 "req/s",
                 "p50",
                 "p99",
-                "errors",
+                "errors (all repeats)",
                 "CPU ms / 1000 req (5 servers)",
             ],
         );
         for b in BUILDS {
-            if let Some(r) = rows.find(b, NAME, &[]) {
-                page::row(
-                    md,
-                    &[
-                        b.to_owned(),
-                        rps(r.throughput()),
-                        lat(r.lg("/latency_us/p50")),
-                        lat(r.p99_us()),
-                        errors_of(r).to_string(),
-                        num(r.cpu_ms_per_1000_requests, 1),
-                    ],
-                );
+            let reps = rows.repeats(b, NAME, &[]);
+            if reps.is_empty() {
+                continue;
             }
+            let of = |f: fn(&Row) -> Option<f64>| rows.spread(b, NAME, &[], f);
+            page::row(
+                md,
+                &[
+                    b.to_owned(),
+                    rps_s(of(Row::throughput)),
+                    lat_s(of(|r| r.lg("/latency_us/p50"))),
+                    lat_s(of(Row::p99_us)),
+                    reps.iter().map(|r| errors_of(r)).sum::<f64>().to_string(),
+                    num_s(of(|r| r.cpu_ms_per_1000_requests)),
+                ],
+            );
         }
-        if let Some((b, r)) = rows.fastest(NAME, &[]) {
-            let single = rows.find(b, iamat_conns::NAME, &[("connections", 64.0)]);
+        if let Some((b, s)) = rows.fastest(NAME, &[]) {
+            let single = rows.spread(
+                b,
+                iamat_conns::NAME,
+                &[("connections", 64.0)],
+                Row::throughput,
+            );
             let _ = writeln!(
                 md,
-                "\nThe herd of {b} served the most, {} req/s{}; the five servers share the \
-                 machine's cores, so a herd on one machine measures the cost of flooding, not more \
-                 capacity.\n",
-                rps(r.throughput()),
-                single
-                    .and_then(Row::throughput)
-                    .map_or(String::new(), |s| format!(
-                        " against {} req/s for one {b} node",
-                        rps(Some(s))
-                    ))
+                "\nThe herd of {b} served the most, {} req/s{}{}; the five servers share \
+                 the machine's cores, so a herd on one machine measures the cost of flooding, not \
+                 more capacity.\n",
+                rps_s(Some(s)),
+                single.map_or(String::new(), |one| format!(
+                    " against {} req/s for one {b} node",
+                    rps_s(Some(one))
+                )),
+                rows.medians_note(NAME)
             );
         }
     }

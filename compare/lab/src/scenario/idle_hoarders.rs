@@ -15,8 +15,8 @@ use crate::measure::{Ctx, Load};
 use crate::plots::{Chart, HLine};
 use crate::point::{Point, Settings, pick, with_threads};
 use crate::report::page::{self, lines_by_build, plot};
-use crate::report::query::Rows;
-use crate::report::units::{lat, num};
+use crate::report::query::{Rows, spread_of};
+use crate::report::units::{lat_s, num, whole_s};
 use crate::rows::Row;
 use crate::scenario::Scenario;
 
@@ -92,6 +92,11 @@ impl Scenario for IdleHoarders {
         }
     }
 
+    /// The hoard time, whatever the run's duration.
+    fn seconds(&self, point: &Point, s: &Settings) -> f64 {
+        hoard_s(s) + super::start_stop_s(&point.build, false)
+    }
+
     fn report(&self, dir: &Path, md: &mut String, rows: &Rows<'_>) {
         let list = rows.of(NAME);
         if !page::section(
@@ -127,22 +132,18 @@ impl Scenario for IdleHoarders {
                 "answered before the idle timeout",
             ],
         );
-        for r in list.iter().filter(|r| r.ok()) {
-            let answered = match answered(r) {
-                Some(true) => "yes",
-                Some(false) => "no",
-                None => "–",
-            };
+        for reps in rows.points(NAME) {
+            let of = |f: fn(&Row) -> Option<f64>| spread_of(reps.iter().copied(), f);
             page::row(
                 md,
                 &[
-                    r.build.clone(),
-                    num(r.param("idle"), 0),
-                    num(r.lg("/requests_ok"), 0),
-                    lat(r.lg("/latency_us/p50")),
-                    lat(r.p99_us()),
-                    lat(r.lg("/latency_us/max")),
-                    answered.to_owned(),
+                    reps[0].build.clone(),
+                    num(reps[0].param("idle"), 0),
+                    whole_s(of(|r| r.lg("/requests_ok"))),
+                    lat_s(of(|r| r.lg("/latency_us/p50"))),
+                    lat_s(of(Row::p99_us)),
+                    lat_s(of(|r| r.lg("/latency_us/max"))),
+                    answered_text(&reps),
                 ],
             );
         }
@@ -177,28 +178,47 @@ fn chart(dir: &Path, md: &mut String, rows: &Rows<'_>) {
     plot(dir, md, "hoarders.svg", &chart);
 }
 
-/// Every build's active client beside the most hoarders, `k`.
+/// "yes", "no", "2 of 3" or "–": in how many repeats the active client
+/// was answered before the idle timeout.
+fn answered_text(reps: &[&Row]) -> String {
+    let known: Vec<bool> = reps.iter().filter_map(|r| answered(r)).collect();
+    let yes = known.iter().filter(|a| **a).count();
+    match (yes, known.len()) {
+        (_, 0) => "–".into(),
+        (y, n) if y == n => "yes".into(),
+        (0, _) => "no".into(),
+        (y, n) => format!("{y} of {n}"),
+    }
+}
+
+/// Every build's active client beside the most hoarders, `k` (medians over
+/// the repeats, with their ranges).
 fn sentences(md: &mut String, rows: &Rows<'_>, k: f64) {
+    let at = [("idle", k)];
     let parts: Vec<String> = BUILDS
         .iter()
         .filter_map(|b| {
-            let r = rows.find(b, NAME, &[("idle", k)])?;
+            let reps = rows.repeats(b, NAME, &at);
+            let how = match answered_text(&reps).as_str() {
+                "yes" => "was served at once".to_owned(),
+                "no" => "waited for the hoarders to idle out".to_owned(),
+                "–" => return None,
+                some => format!(
+                    "was served at once in {some} repeats and otherwise waited for the hoarders to idle out"
+                ),
+            };
             Some(format!(
-                "{b}'s active client {} (slowest answer {}, {} requests)",
-                if answered(r) == Some(true) {
-                    "was served at once"
-                } else {
-                    "waited for the hoarders to idle out"
-                },
-                lat(r.lg("/latency_us/max")),
-                num(r.lg("/requests_ok"), 0)
+                "{b}'s active client {how} (slowest answer {}, {} requests)",
+                lat_s(rows.spread(b, NAME, &at, |r| r.lg("/latency_us/max"))),
+                whole_s(rows.spread(b, NAME, &at, |r| r.lg("/requests_ok")))
             ))
         })
         .collect();
     let _ = writeln!(
         md,
-        "With K = {k:.0} hoarders: {}. An event loop or a tokio task costs a hoarder only a \
+        "With K = {k:.0} hoarders: {}{}. An event loop or a tokio task costs a hoarder only a \
          little memory; a worker thread costs it the worker.\n",
-        parts.join("; ")
+        parts.join("; "),
+        rows.medians_note(NAME)
     );
 }

@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 use crate::builds::BUILDS;
 use crate::measure::{Ctx, Load, parse_json};
 use crate::plots::Chart;
-use crate::point::{Point, pick, with_threads};
+use crate::point::{Point, Settings, pick, with_threads};
 use crate::procs;
 use crate::report::page::{self, lines_by_build, plot};
-use crate::report::query::Rows;
-use crate::report::units::{count, mb, num};
+use crate::report::query::{Rows, Spread, paired, spread_of};
+use crate::report::units::{count_s, mib_s, num_s};
 use crate::rows::Row;
 use crate::sample;
 use crate::scenario::Scenario;
@@ -96,6 +96,12 @@ impl Scenario for Memory {
         }
     }
 
+    /// Settling and reading, plus opening the connections (about 2,000 a
+    /// second with the one-loop builds on two cores).
+    fn seconds(&self, point: &Point, _s: &Settings) -> f64 {
+        SETTLE_S * 2.0 + point.u("idle") as f64 / 2000.0 + super::start_stop_s(&point.build, false)
+    }
+
     fn report(&self, dir: &Path, md: &mut String, rows: &Rows<'_>) {
         let list = rows.of(NAME);
         let heading = "## 4. Memory per idle connection (`memory`)";
@@ -114,7 +120,7 @@ impl Scenario for Memory {
             short_of_k(md, rows, *k);
             sentences(md, rows, *k);
         }
-        table(md, rows, &list);
+        table(md, rows);
     }
 }
 
@@ -142,11 +148,31 @@ fn wait_accepted(pid: u32, k: u64) -> Result<()> {
     Ok(())
 }
 
-/// kB per idle connection of `b` at `k` over its RSS at K = 0.
-fn per_conn(rows: &Rows<'_>, b: &str, k: f64) -> Option<f64> {
-    let base = rows.find(b, NAME, &[("idle", 0.0)])?.node_rss_kb()? as f64;
-    let at = rows.find(b, NAME, &[("idle", k)])?.node_rss_kb()? as f64;
-    (k > 0.0).then(|| (at - base) / k)
+/// KiB per idle connection of `b` at `k` over its RSS at K = 0, repeat by
+/// repeat (each against the K = 0 of its own round).
+fn per_conn(rows: &Rows<'_>, b: &str, k: f64) -> Option<Spread> {
+    if k <= 0.0 {
+        return None;
+    }
+    paired(
+        &rows.repeats(b, NAME, &[("idle", k)]),
+        &rows.repeats(b, NAME, &[("idle", 0.0)]),
+        |at, base| Some((at.node_rss_kb()? as f64 - base.node_rss_kb()? as f64) / k),
+    )
+}
+
+/// The node's peak RSS (KiB) of `b` at `k` over the repeats.
+fn rss(rows: &Rows<'_>, b: &str, k: f64) -> Option<Spread> {
+    rows.spread(b, NAME, &[("idle", k)], |r| {
+        r.node_rss_kb().map(|v| v as f64)
+    })
+}
+
+/// A window figure of the node's (threads, fds) over the repeats.
+fn node_window(reps: &[&Row], f: fn(&crate::sample::Window) -> Option<u64>) -> Option<Spread> {
+    spread_of(reps.iter().copied(), |r| {
+        f(&r.servers.first()?.window).map(|v| v as f64)
+    })
 }
 
 /// RSS against K, a line per build.
@@ -165,19 +191,16 @@ fn chart(dir: &Path, md: &mut String, rows: &Rows<'_>) {
     plot(dir, md, "memory.svg", &chart);
 }
 
-/// A server that had not accepted all `k` shows fewer descriptors.
+/// A server that had not accepted all `k` shows fewer descriptors (median
+/// over the repeats).
 fn short_of_k(md: &mut String, rows: &Rows<'_>, k: f64) {
     let fds = |b: &str, k: f64| {
-        rows.find(b, NAME, &[("idle", k)])?
-            .servers
-            .first()?
-            .window
-            .fds_max
+        node_window(&rows.repeats(b, NAME, &[("idle", k)]), |w| w.fds_max).map(|s| s.median)
     };
     let short: Vec<String> = BUILDS
         .iter()
         .filter_map(|b| {
-            let held = fds(b, k)?.saturating_sub(fds(b, 0.0)?) as f64;
+            let held = (fds(b, k)? - fds(b, 0.0)?).max(0.0);
             (held < 0.95 * k).then(|| {
                 format!("{b} had accepted only about {held:.0} of them (open descriptors)")
             })
@@ -192,59 +215,59 @@ fn short_of_k(md: &mut String, rows: &Rows<'_>, k: f64) {
     }
 }
 
-/// Every build's RSS, cost per connection and threads at `k`.
+/// Every build's RSS, cost per connection and threads at `k` (medians over
+/// the repeats, with their ranges).
 fn sentences(md: &mut String, rows: &Rows<'_>, k: f64) {
     let parts: Vec<String> = BUILDS
         .iter()
         .filter_map(|b| {
-            let r = rows.find(b, NAME, &[("idle", k)])?;
+            let at = rss(rows, b, k)?;
+            let reps = rows.repeats(b, NAME, &[("idle", k)]);
             Some(format!(
-                "{b} {} MB ({} kB per connection over its empty RSS, {} threads)",
-                mb(r.node_rss_kb()),
-                num(per_conn(rows, b, k), 1),
-                count(r.servers.first().and_then(|s| s.window.threads_max))
+                "{b} {} MiB ({} KiB per connection over its empty RSS, {} threads)",
+                mib_s(Some(at)),
+                num_s(per_conn(rows, b, k)),
+                count_s(node_window(&reps, |w| w.threads_max))
             ))
         })
         .collect();
     let _ = writeln!(
         md,
-        "With {k:.0} idle connections: {}. The blocking node's threads stay at its pool size: \
+        "With {k:.0} idle connections: {}{}. The blocking node's threads stay at its pool size: \
          an idle connection past the pool is a queued socket, not a thread, and a worker's \
          stack is mostly untouched virtual memory.\n",
-        parts.join("; ")
+        parts.join("; "),
+        rows.medians_note(NAME)
     );
 }
 
-fn table(md: &mut String, rows: &Rows<'_>, list: &[&Row]) {
+/// Every point: medians over its repeats with their ranges.
+fn table(md: &mut String, rows: &Rows<'_>) {
     page::head(
         md,
         &[
             "build",
             "K",
-            "RSS MB",
-            "kB / connection",
+            "RSS MiB",
+            "KiB / connection",
             "threads",
             "open fds",
             "held by loadgen",
         ],
     );
-    for r in list.iter().filter(|r| r.ok()) {
-        let k = r.param("idle").unwrap_or(0.0);
-        let w = r
-            .servers
-            .first()
-            .map(|s| s.window.clone())
-            .unwrap_or_default();
+    for reps in rows.points(NAME) {
+        let b = reps[0].build.as_str();
+        let k = reps[0].param("idle").unwrap_or(0.0);
         page::row(
             md,
             &[
-                r.build.clone(),
+                b.to_owned(),
                 format!("{k:.0}"),
-                mb(w.rss_kb_max),
-                num(per_conn(rows, &r.build, k), 1),
-                count(w.threads_max),
-                count(w.fds_max),
-                num(r.lg("/opened"), 0),
+                mib_s(rss(rows, b, k)),
+                num_s(per_conn(rows, b, k)),
+                count_s(node_window(&reps, |w| w.threads_max)),
+                count_s(node_window(&reps, |w| w.fds_max)),
+                count_s(spread_of(reps.iter().copied(), |r| r.lg("/opened"))),
             ],
         );
     }

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::builds::BUILDS;
 use crate::measure::{Ctx, Load};
-use crate::point::Point;
+use crate::point::{Point, Settings};
 use crate::report::query::Rows;
 use crate::rows::Row;
 
@@ -61,8 +61,36 @@ pub trait Scenario: Sync {
     /// Figures computed from the row (bounds, verdicts) into `derived`.
     fn derive(&self, _point: &Point, _threads: u32, _loadgen: &Value, _row: &mut Row) {}
 
+    /// About how many seconds one of its points takes from start to stop,
+    /// for the estimate `run` prints before it starts: by default a closed
+    /// loop's warm-up and window, plus starting and stopping the servers.
+    fn seconds(&self, point: &Point, s: &Settings) -> f64 {
+        s.warmup_s() + s.duration_s() + start_stop_s(&point.build, self.herd())
+    }
+
     /// Its section of report.md (plots written into `dir`).
     fn report(&self, dir: &Path, md: &mut String, rows: &Rows<'_>);
+}
+
+/// About how long starting and stopping a point's servers takes, seconds,
+/// as the full run of 2026-12-05 on two cores took it (a point's time less
+/// its load): asyncio's interpreter starts slowest, a herd starts five
+/// servers and runs a warm-up round.
+pub fn start_stop_s(build: &str, herd: bool) -> f64 {
+    let one = match build {
+        "asyncio" => 1.5,
+        "node" => 0.8,
+        _ => 0.4,
+    };
+    if herd { one * 2.5 } else { one }
+}
+
+/// About how many seconds `points` take, by their scenarios' estimates.
+pub fn estimate_s<'a>(points: impl IntoIterator<Item = &'a Point>, s: &Settings) -> f64 {
+    points
+        .into_iter()
+        .filter_map(|p| Some(find(p.scenario)?.seconds(p, s)))
+        .sum()
 }
 
 /// Every scenario, in run and report order (`cpu` is derived from all
@@ -114,7 +142,7 @@ mod tests {
         assert!(quick.len() < 64, "{} quick points", quick.len());
         assert!(full.len() > quick.len());
         // Echo ceilings at every connection count of iamat_conns.
-        assert_eq!(full.iter().filter(|p| p.build == "echo_threads").count(), 6);
+        assert_eq!(full.iter().filter(|p| p.build == "echo_threads").count(), 5);
         // threads_sweep is the blocking node's alone.
         assert!(
             full.iter()

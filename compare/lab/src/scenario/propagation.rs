@@ -17,8 +17,8 @@ use crate::log_propagation;
 use crate::measure::{Ctx, Load, parse_json};
 use crate::point::{Point, Settings, with_threads};
 use crate::report::page;
-use crate::report::query::Rows;
-use crate::report::units::{lat, num, rps};
+use crate::report::query::{Rows, spread_of};
+use crate::report::units::{lat_s, num, rps_s};
 use crate::rows::Row;
 use crate::scenario::Scenario;
 
@@ -34,13 +34,18 @@ pub const NAME: &str = "propagation";
 /// that their probes wait out the probe timeout one after another (400 of
 /// them would take half an hour): they keep 40.
 fn probes(s: &Settings, loaded: bool, build: &str) -> usize {
-    let keeps_up = matches!(build, "blocking" | "blocking-parked" | "tokio");
+    let keeps_up = keeps_up(build);
     match (s.quick, loaded, keeps_up) {
         (true, _, _) => 10,
         (false, false, _) => 200,
         (false, true, true) => 400,
         (false, true, false) => 40,
     }
+}
+
+/// The builds whose herds keep up with a 32-connection load.
+fn keeps_up(build: &str) -> bool {
+    matches!(build, "blocking" | "blocking-parked" | "tokio")
 }
 
 /// Longest wait for one probe: an overloaded herd's backlog would
@@ -119,6 +124,21 @@ impl Scenario for Propagation {
         })
     }
 
+    /// A probe every 50 ms; under load, the one-loop builds' probes wait
+    /// out about half the probe timeout each (2026-12-04: asyncio 176 s,
+    /// Node 19 s for 40 probes).
+    fn seconds(&self, point: &Point, s: &Settings) -> f64 {
+        let loaded = point.u("load_connections") > 0;
+        let n = probes(s, loaded, &point.build) as f64;
+        let behind = loaded && !keeps_up(&point.build);
+        let waits = if behind {
+            n * probe_timeout_ms(s) as f64 / 2000.0
+        } else {
+            0.0
+        };
+        n * 0.05 + waits + super::start_stop_s(&point.build, true)
+    }
+
     fn report(&self, _dir: &Path, md: &mut String, rows: &Rows<'_>) {
         let list = rows.of(NAME);
         let heading = "## 7. Flood propagation (`propagation`)";
@@ -136,24 +156,27 @@ impl Scenario for Propagation {
              arriving at each other server, stamped by the servers on the same clock (\"server \
              logs\" columns) — the propagation itself, without the measurement's load.",
         );
-        table(md, &list);
+        table(md, rows);
         let p99s = |load: f64| -> Vec<String> {
             BUILDS
                 .iter()
                 .filter_map(|b| {
-                    let r = rows.find(b, NAME, &[("load_connections", load)])?;
-                    Some(format!("{b} {}", lat(prop_p(r, "p99"))))
+                    let p99 =
+                        rows.spread(b, NAME, &[("load_connections", load)], |r| prop_p(r, "p99"))?;
+                    Some(format!("{b} {}", lat_s(Some(p99))))
                 })
                 .collect()
         };
         let _ = writeln!(
             md,
-            "\nOn an idle herd an update reached every server within (p99): {}. Under load: {}. An \
-             update crosses at most two links (Bernard to Clark goes through Jaquez or Juzang), each a \
-             write to a persistent connection and a parse and cache merge at the other end; under \
-             load it queues behind the clients' requests on the same cores.\n",
+            "\nOn an idle herd an update reached every server within (p99, as the polls saw it): \
+             {}. Under load: {}{}. An update crosses at \
+             most two links (Bernard to Clark goes through Jaquez or Juzang), each a write to a \
+             persistent connection and a parse and cache merge at the other end; under load it \
+             queues behind the clients' requests on the same cores.\n",
             page::list_or_dash(&p99s(0.0)),
-            page::list_or_dash(&p99s(32.0))
+            page::list_or_dash(&p99s(32.0)),
+            rows.medians_note(NAME)
         );
     }
 }
@@ -172,7 +195,8 @@ pub fn prop_log_p(r: &Row, which: &str) -> Option<f64> {
         .and_then(Value::as_f64)
 }
 
-fn table(md: &mut String, list: &[&Row]) {
+/// Every point: medians over its repeats with their ranges.
+fn table(md: &mut String, rows: &Rows<'_>) {
     page::head(
         md,
         &[
@@ -188,24 +212,23 @@ fn table(md: &mut String, list: &[&Row]) {
             "load req/s",
         ],
     );
-    for r in list.iter().filter(|r| r.ok()) {
+    for reps in rows.points(NAME) {
+        let of = |f: &dyn Fn(&Row) -> Option<f64>| spread_of(reps.iter().copied(), f);
+        let complete: f64 = reps.iter().filter_map(|r| r.lg("/probes_complete")).sum();
+        let sent: f64 = reps.iter().filter_map(|r| r.lg("/probes")).sum();
         page::row(
             md,
             &[
-                r.build.clone(),
-                num(r.param("load_connections"), 0),
-                format!(
-                    "{}/{}",
-                    num(r.lg("/probes_complete"), 0),
-                    num(r.lg("/probes"), 0)
-                ),
-                lat(prop_p(r, "p50")),
-                lat(prop_p(r, "p99")),
-                lat(prop_p(r, "max")),
-                lat(prop_log_p(r, "p50")),
-                lat(prop_log_p(r, "p99")),
-                lat(prop_log_p(r, "max")),
-                rps(r.lg("/load/throughput_rps")),
+                reps[0].build.clone(),
+                num(reps[0].param("load_connections"), 0),
+                format!("{complete:.0}/{sent:.0}"),
+                lat_s(of(&|r| prop_p(r, "p50"))),
+                lat_s(of(&|r| prop_p(r, "p99"))),
+                lat_s(of(&|r| prop_p(r, "max"))),
+                lat_s(of(&|r| prop_log_p(r, "p50"))),
+                lat_s(of(&|r| prop_log_p(r, "p99"))),
+                lat_s(of(&|r| prop_log_p(r, "max"))),
+                rps_s(of(&|r| r.lg("/load/throughput_rps"))),
             ],
         );
     }

@@ -15,8 +15,8 @@ use crate::measure::{Ctx, Load};
 use crate::plots::Chart;
 use crate::point::{Point, with_threads};
 use crate::report::page::{self, plot, series};
-use crate::report::query::{Rows, errors_of};
-use crate::report::units::{lat, num, ratio, rps};
+use crate::report::query::{Rows, errors_of, paired, spread_of};
+use crate::report::units::{lat_s, num_s, ratio, rps_s};
 use crate::rows::Row;
 use crate::scenario::Scenario;
 
@@ -50,6 +50,14 @@ fn find<'a>(rows: &Rows<'a>, build: &str, mode: &str) -> Option<&'a Row> {
     rows.of(NAME)
         .into_iter()
         .find(|r| r.ok() && r.build == build && mode_of(&r.params) == mode)
+}
+
+/// Every good row of `build` at `mode`: the repeats of one point.
+fn repeats_at<'a>(rows: &Rows<'a>, build: &str, mode: &str) -> Vec<&'a Row> {
+    rows.of(NAME)
+        .into_iter()
+        .filter(|r| r.ok() && r.build == build && mode_of(&r.params) == mode)
+        .collect()
 }
 
 impl Scenario for StoreCost {
@@ -142,6 +150,8 @@ fn chart(dir: &Path, md: &mut String, rows: &Rows<'_>) {
     plot(dir, md, "store_cost.svg", &chart);
 }
 
+/// Every build and mode: medians over the repeats with their ranges; the
+/// share of no store taken repeat by repeat.
 fn table(md: &mut String, rows: &Rows<'_>) {
     page::head(
         md,
@@ -153,31 +163,35 @@ fn table(md: &mut String, rows: &Rows<'_>) {
             "p50",
             "p99",
             "CPU ms / 1000 req",
-            "store MB",
+            "store MiB",
             "errors",
         ],
     );
     for b in rows.builds(NAME) {
-        let base = find(rows, b, "none").and_then(Row::throughput);
+        let base = repeats_at(rows, b, "none");
         for m in modes(rows) {
-            let Some(r) = find(rows, b, m) else {
+            let reps = repeats_at(rows, b, m);
+            if reps.is_empty() {
                 continue;
-            };
-            let store_mb = r
-                .derived_f("store_bytes")
-                .map(|bytes| bytes / (1024.0 * 1024.0));
+            }
+            let of = |f: &dyn Fn(&Row) -> Option<f64>| spread_of(reps.iter().copied(), f);
             page::row(
                 md,
                 &[
                     b.to_owned(),
                     m.to_owned(),
-                    rps(r.throughput()),
-                    num(ratio(r.throughput(), base), 2),
-                    lat(r.lg("/latency_us/p50")),
-                    lat(r.p99_us()),
-                    num(r.cpu_ms_per_1000_requests, 1),
-                    num(store_mb, 1),
-                    num(Some(errors_of(r)), 0),
+                    rps_s(of(&Row::throughput)),
+                    num_s(paired(&reps, &base, |r, n| {
+                        ratio(r.throughput(), n.throughput())
+                    })),
+                    lat_s(of(&|r| r.lg("/latency_us/p50"))),
+                    lat_s(of(&Row::p99_us)),
+                    num_s(of(&|r| r.cpu_ms_per_1000_requests)),
+                    num_s(of(&|r| {
+                        r.derived_f("store_bytes")
+                            .map(|bytes| bytes / (1024.0 * 1024.0))
+                    })),
+                    reps.iter().map(|r| errors_of(r)).sum::<f64>().to_string(),
                 ],
             );
         }
@@ -185,29 +199,35 @@ fn table(md: &mut String, rows: &Rows<'_>) {
     md.push('\n');
 }
 
-/// Per build, each mode's throughput as a share of no store.
+/// Per build, each mode's throughput as a share of no store (medians of
+/// the repeats, ranges in brackets).
 fn sentences(md: &mut String, rows: &Rows<'_>) {
     let mut parts = Vec::new();
     for b in rows.builds(NAME) {
-        let Some(base) = find(rows, b, "none").and_then(Row::throughput) else {
+        let base = repeats_at(rows, b, "none");
+        let Some(base_rps) = spread_of(base.iter().copied(), Row::throughput) else {
             continue;
         };
         let each: Vec<String> = modes(rows)
             .into_iter()
             .filter(|m| *m != "none")
             .filter_map(|m| {
-                let r = find(rows, b, m)?;
+                let reps = repeats_at(rows, b, m);
+                let throughput = spread_of(reps.iter().copied(), Row::throughput)?;
                 Some(format!(
                     "`{m}` {} req/s ({} of it, p99 {})",
-                    rps(r.throughput()),
-                    num(ratio(r.throughput(), Some(base)), 2),
-                    lat(r.p99_us())
+                    rps_s(Some(throughput)),
+                    num_s(paired(&reps, &base, |r, n| ratio(
+                        r.throughput(),
+                        n.throughput()
+                    ))),
+                    lat_s(spread_of(reps.iter().copied(), Row::p99_us))
                 ))
             })
             .collect();
         parts.push(format!(
             "{b} served {} req/s without a store; {}",
-            rps(Some(base)),
+            rps_s(Some(base_rps)),
             page::list_or_dash(&each)
         ));
     }
@@ -216,10 +236,11 @@ fn sentences(md: &mut String, rows: &Rows<'_>) {
     }
     let _ = writeln!(
         md,
-        "{}. Without fsync (`never`, `everysec`) a store adds a write to the OS per batch of \
+        "{}{}. Without fsync (`never`, `everysec`) a store adds a write to the OS per batch of \
          changes; `always` makes every answer wait for the disk, so its figures depend on the \
          disk's fsync latency more than on the build.\n",
-        parts.join(". ")
+        parts.join(". "),
+        rows.medians_note(NAME)
     );
 }
 

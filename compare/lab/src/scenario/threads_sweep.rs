@@ -14,7 +14,7 @@ use crate::plots::{Chart, Series};
 use crate::point::{Point, pick};
 use crate::report::page::{self, plot, series};
 use crate::report::query::Rows;
-use crate::report::units::{count, lat, mb, num, rps};
+use crate::report::units::{count_s, lat_s, mb, rps_s, spread, whole_s};
 use crate::rows::Row;
 use crate::scenario::Scenario;
 use crate::scenario::whatsat_latency::derive_bound;
@@ -68,16 +68,16 @@ impl Scenario for ThreadsSweep {
             .filter_map(|t| rows.find("blocking", NAME, &[("threads", *t)]))
             .collect();
         chart(dir, md, &ts, &pts);
-        table(md, &pts);
-        if let (Some(a), Some(b)) = (pts.first(), pts.last()) {
+        table(md, rows, &ts);
+        if let (Some(a), Some(b)) = (ts.first(), ts.last()) {
+            let at = |t: f64| rows.spread("blocking", NAME, &[("threads", t)], Row::throughput);
             let _ = writeln!(
                 md,
-                "\nFrom {} to {} threads the node went from {} to {} req/s; a closed-loop client \
-                 mixes both commands, so a slow WHATSAT also delays the IAMATs queued behind it.\n",
-                num(a.param("threads"), 0),
-                num(b.param("threads"), 0),
-                rps(a.throughput()),
-                rps(b.throughput())
+                "\nFrom {a:.0} to {b:.0} threads the node went from {} to {} req/s{}; a closed-loop client mixes both commands, so a slow \
+                 WHATSAT also delays the IAMATs queued behind it.\n",
+                rps_s(at(*a)),
+                rps_s(at(*b)),
+                rows.medians_note(NAME)
             );
         }
     }
@@ -112,7 +112,8 @@ fn chart(dir: &Path, md: &mut String, ts: &[f64], pts: &[&Row]) {
     plot(dir, md, "threads_sweep.svg", &chart);
 }
 
-fn table(md: &mut String, pts: &[&Row]) {
+/// Every pool size: medians over its repeats with their ranges.
+fn table(md: &mut String, rows: &Rows<'_>, ts: &[f64]) {
     page::head(
         md,
         &[
@@ -123,27 +124,31 @@ fn table(md: &mut String, pts: &[&Row]) {
             "p50",
             "p99",
             "threads seen",
-            "RSS MB",
+            "RSS MiB",
         ],
     );
-    for r in pts {
-        let w = r
-            .servers
-            .iter()
-            .find(|s| s.role == "node")
-            .map(|s| s.window.clone())
-            .unwrap_or_default();
+    for t in ts {
+        let of =
+            |f: &dyn Fn(&Row) -> Option<f64>| rows.spread("blocking", NAME, &[("threads", *t)], f);
+        let node = |r: &Row| {
+            r.servers
+                .iter()
+                .find(|s| s.role == "node")
+                .map(|s| s.window.clone())
+        };
         page::row(
             md,
             &[
-                num(r.param("threads"), 0),
-                rps(r.throughput()),
-                num(r.lg("/requests_ok_by_command/iamat"), 0),
-                num(r.lg("/requests_ok_by_command/whatsat"), 0),
-                lat(r.lg("/latency_us/p50")),
-                lat(r.p99_us()),
-                count(w.threads_max),
-                mb(w.rss_kb_max),
+                format!("{t:.0}"),
+                rps_s(of(&Row::throughput)),
+                whole_s(of(&|r| r.lg("/requests_ok_by_command/iamat"))),
+                whole_s(of(&|r| r.lg("/requests_ok_by_command/whatsat"))),
+                lat_s(of(&|r| r.lg("/latency_us/p50"))),
+                lat_s(of(&Row::p99_us)),
+                count_s(of(&|r| node(r)?.threads_max.map(|v| v as f64))),
+                spread(of(&|r| node(r)?.rss_kb_max.map(|v| v as f64)), |kib| {
+                    mb(kib.map(|k| k as u64))
+                }),
             ],
         );
     }

@@ -15,8 +15,8 @@ use crate::measure::{Ctx, Load, round3};
 use crate::plots::{Chart, HLine};
 use crate::point::{Point, pick, with_threads};
 use crate::report::page::{self, lines_by_build, plot};
-use crate::report::query::{Rows, errors_of};
-use crate::report::units::{lat, num, ratio, rps};
+use crate::report::query::{Rows, errors_of, spread_of};
+use crate::report::units::{lat_s, num, num_s, ratio, rps, rps_s};
 use crate::rows::Row;
 use crate::scenario::Scenario;
 
@@ -33,11 +33,12 @@ impl Scenario for WhatsatLatency {
         NAME
     }
 
-    /// Latency 0-200 ms x connections 16-256 (quick: 100 ms x 64).
+    /// Latency 0-200 ms x connections 16 (below the pool) and 256 (far
+    /// above it) (quick: 100 ms x 64).
     fn plan(&self, builds: &[&'static str], quick: bool) -> Vec<Point> {
         let mut points = Vec::new();
         for l in pick(quick, &[100], &[0, 50, 100, 200]) {
-            for c in pick(quick, &[64], &[16, 64, 256]) {
+            for c in pick(quick, &[64], &[16, 256]) {
                 for b in builds {
                     let p = json!({"latency_ms": l, "connections": c});
                     let p = with_threads(b, p, u64::from(WHATSAT_POOL));
@@ -128,28 +129,31 @@ fn chart(dir: &Path, md: &mut String, rows: &Rows<'_>, l: f64) {
     plot(dir, md, &format!("whatsat_{l:.0}ms.svg"), &chart);
 }
 
-/// Every build at latency `l` and the most connections `c`.
+/// Every build at latency `l` and the most connections `c` (medians over
+/// the repeats, with their ranges).
 fn sentences(md: &mut String, rows: &Rows<'_>, l: f64, c: f64) {
     let at = [("connections", c), ("latency_ms", l)];
     let parts: Vec<String> = BUILDS
         .iter()
         .filter_map(|b| {
-            let r = rows.find(b, NAME, &at)?;
+            let throughput = rows.spread(b, NAME, &at, Row::throughput)?;
             Some(format!(
                 "{b} {} req/s (p99 {})",
-                rps(r.throughput()),
-                lat(r.p99_us())
+                rps_s(Some(throughput)),
+                lat_s(rows.spread(b, NAME, &at, Row::p99_us))
             ))
         })
         .collect();
     let bound_text = if l > 0.0 {
         let bound = f64::from(WHATSAT_POOL) * 1000.0 / l;
-        let b = rows.find("blocking", NAME, &at);
+        let share = spread_of(rows.repeats("blocking", NAME, &at), |r| {
+            ratio(r.throughput(), Some(bound))
+        });
         format!(
             " The blocking node reached {} of its bound of {bound:.0} req/s: past {WHATSAT_POOL} \
              connections, the others queue for a worker. An async build's ceiling here is \
              connections / latency = {:.0} req/s, or its CPU, whichever is lower.",
-            num(ratio(b.and_then(Row::throughput), Some(bound)), 2),
+            num_s(share),
             c * 1000.0 / l
         )
     } else {
@@ -159,11 +163,13 @@ fn sentences(md: &mut String, rows: &Rows<'_>, l: f64, c: f64) {
     };
     let _ = writeln!(
         md,
-        "With {l:.0} ms of Places latency and {c:.0} connections: {}.{bound_text}\n",
-        parts.join("; ")
+        "With {l:.0} ms of Places latency and {c:.0} connections: {}{}.{bound_text}\n",
+        parts.join("; "),
+        rows.medians_note(NAME)
     );
 }
 
+/// Every point: medians over its repeats with their ranges, errors summed.
 fn table(md: &mut String, rows: &Rows<'_>) {
     page::head(
         md,
@@ -178,17 +184,19 @@ fn table(md: &mut String, rows: &Rows<'_>) {
             "bound (blocking)",
         ],
     );
-    for r in rows.of(NAME).iter().filter(|r| r.ok()) {
+    for reps in rows.points(NAME) {
+        let r = reps[0];
+        let of = |f: fn(&Row) -> Option<f64>| spread_of(reps.iter().copied(), f);
         page::row(
             md,
             &[
                 format!("{} ms", num(r.param("latency_ms"), 0)),
                 num(r.param("connections"), 0),
                 r.build.clone(),
-                rps(r.throughput()),
-                lat(r.lg("/latency_us/p50")),
-                lat(r.p99_us()),
-                errors_of(r).to_string(),
+                rps_s(of(Row::throughput)),
+                lat_s(of(|r| r.lg("/latency_us/p50"))),
+                lat_s(of(Row::p99_us)),
+                reps.iter().map(|r| errors_of(r)).sum::<f64>().to_string(),
                 rps(r.derived_f("bound_rps_threads_over_latency")),
             ],
         );
