@@ -27,7 +27,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use herd_launch::Paths;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
@@ -81,7 +80,7 @@ fn round1(x: f64) -> Value {
 
 fn run(args: RunArgs) -> Result<()> {
     let root = args.root.clone().unwrap_or_else(default_root);
-    let paths = Paths::new(&root);
+    let paths = builds::paths(&root, args.target_dir.as_deref());
     let scenarios = chosen_scenarios(&args)?;
     procs::install_signal_handler()?;
     let nofile = procs::raise_nofile().ok();
