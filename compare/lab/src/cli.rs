@@ -50,7 +50,7 @@ pub struct RunArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "blocking,blocking-parked,tokio,asyncio,node"
+        default_value = "blocking,blocking-parked,blocking-tpc,tokio,asyncio,node"
     )]
     pub builds: Vec<String>,
     /// Scenarios to run [default: all]: iamat_conns, iamat_herd,
@@ -74,6 +74,10 @@ pub struct RunArgs {
     /// Do not run cargo / setup.sh / npm ci first.
     #[arg(long)]
     pub no_build: bool,
+    /// Where the release binaries are: DIR/release/herd, ... (as cargo's
+    /// --target-dir) [default: $CARGO_TARGET_DIR, else ROOT/target].
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]

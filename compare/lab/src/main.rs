@@ -28,7 +28,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use herd_launch::Paths;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
@@ -99,7 +98,7 @@ fn planned(args: &RunArgs, scenarios: &[String]) -> (usize, u32, Vec<Point>) {
 
 fn run(args: RunArgs) -> Result<()> {
     let root = args.root.clone().unwrap_or_else(default_root);
-    let paths = Paths::new(&root);
+    let paths = builds::paths(&root, args.target_dir.as_deref());
     let scenarios = chosen_scenarios(&args)?;
     let out = out_dir(&args, &root);
     let scratch = std::env::temp_dir().join(format!("herd-lab-{}", std::process::id()));

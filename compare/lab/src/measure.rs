@@ -173,8 +173,38 @@ pub fn dir_bytes(dir: &Path) -> u64 {
     })
 }
 
+/// The parameters by which a point pins itself (the cores sweep), over the
+/// run's `--server-cpus` / `--loadgen-cpus`.
+pub const POINT_SERVER_CPUS: &str = "server_cpus";
+pub const POINT_LOADGEN_CPUS: &str = "loadgen_cpus";
+
+/// The CPU list a point names for `key`, if any.
+fn point_cpus<'a>(point: &'a Point, key: &str) -> Option<&'a str> {
+    point.params.get(key).and_then(Value::as_str)
+}
+
+/// True for a point pinned by its own parameters: its servers (a herd's
+/// too, however few CPUs) run on exactly its list.
+pub fn pins_itself(point: &Point) -> bool {
+    point_cpus(point, POINT_SERVER_CPUS).is_some()
+}
+
+/// The run's settings as `point` runs: its own `server_cpus` and
+/// `loadgen_cpus` parameters, where it names them, in place of the run's.
+pub fn point_settings(s: &Settings, point: &Point) -> Settings {
+    let own = |key: &str, run: &Option<String>| {
+        point_cpus(point, key).map_or_else(|| run.clone(), |l| Some(l.to_owned()))
+    };
+    Settings {
+        server_cpus: own(POINT_SERVER_CPUS, &s.server_cpus),
+        loadgen_cpus: own(POINT_LOADGEN_CPUS, &s.loadgen_cpus),
+        ..s.clone()
+    }
+}
+
 /// Runs one point; any failure is recorded in the row's `error`.
 pub fn run_point(s: &Settings, point: &Point, index: usize) -> Row {
+    let s = &point_settings(s, point);
     let dir = s.scratch.join(format!("p{index:03}"));
     let store = store_dir(s, &dir);
     let mut row = Row {
@@ -271,8 +301,12 @@ fn start_servers(
     commands: &mut Vec<String>,
 ) -> Result<u32> {
     let build = point.build.as_str();
-    let herd = sc.herd();
-    let server_cpus = if herd { s.herd_cpus() } else { s.server_cpus() };
+    let herd = sc.herd_at(point);
+    let server_cpus = if herd && !pins_itself(point) {
+        s.herd_cpus()
+    } else {
+        s.server_cpus()
+    };
     if herd && s.server_cpus().is_some() && server_cpus.is_none() {
         row.pinning = json!({
             "server_cpus": null,
@@ -280,9 +314,15 @@ fn start_servers(
             "note": "herd scenarios run their five servers unpinned on fewer than 4 server CPUs",
         });
     }
-    let threads = builds::threads_for(build, (point.u("threads") as u32).max(1), server_cpus);
+    let asked = point.params.get("threads").and_then(Value::as_u64);
+    let asked = asked.map(|t| u32::try_from(t).unwrap_or(u32::MAX));
+    let threads = builds::threads_at(build, asked, server_cpus);
     row.params
         .insert("server_threads_flag".into(), json!(threads));
+    if builds::is_tokio(build) {
+        // What ran: the runtime's workers (asked, or one per server CPU).
+        row.params.insert("workers".into(), json!(threads));
+    }
     row.params.insert("max_clients".into(), json!(MAX_CLIENTS));
     let mut extra = vec!["--max-clients".to_owned(), MAX_CLIENTS.to_string()];
     extra.extend(sc.node_args());
@@ -293,7 +333,10 @@ fn start_servers(
         None => None,
     };
     if build.starts_with("echo_") {
-        servers::start_echo(s, build, started, commands)?;
+        // herd-loadgen's runtime: the tokio echo's workers; the thread
+        // echo's connections are OS threads of their own.
+        let workers = builds::threads_at("echo_tokio", asked, server_cpus);
+        servers::start_echo(s, build, workers, started, commands)?;
         return Ok(threads);
     }
     let nodes = Nodes {
@@ -303,7 +346,7 @@ fn start_servers(
         extra: &extra,
         places_url: places_url.as_deref(),
     };
-    servers::start_nodes(s, &nodes, dir, started, commands)?;
+    servers::start_nodes_on(s, &nodes, server_cpus, dir, started, commands)?;
     if herd {
         warm_up(s, &started.addrs, commands)?;
     }
@@ -379,6 +422,39 @@ fn record(started: &Started, samples: &[Vec<sample::Sample>], load: &Load, row: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings(out: &Path) -> Settings {
+        Settings {
+            paths: herd_launch::Paths::new(Path::new("/r")),
+            quick: true,
+            server_cpus: Some("1".into()),
+            loadgen_cpus: Some("0".into()),
+            scratch: std::path::PathBuf::from("/tmp/herd-lab-1"),
+            out: out.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn a_point_that_pins_itself_runs_on_its_own_cpus() {
+        let s = settings(Path::new("/o"));
+        let plain = Point::new("tokio", "iamat_conns", json!({"connections": 64}));
+        assert!(!pins_itself(&plain));
+        let same = point_settings(&s, &plain);
+        assert_eq!(same.pinning(), s.pinning());
+        let swept = Point::new(
+            "tokio",
+            "cores_sweep",
+            json!({"cores": 4, POINT_SERVER_CPUS: "0-3", POINT_LOADGEN_CPUS: "4-15"}),
+        );
+        assert!(pins_itself(&swept));
+        let own = point_settings(&s, &swept);
+        assert_eq!(own.server_cpus(), Some("0-3"));
+        assert_eq!(own.loadgen_workers(), 12);
+        assert_eq!(own.out, s.out);
+        // Four CPUs are enough for the herd's own rule, too.
+        assert_eq!(own.herd_cpus(), Some("0-3"));
+        assert_eq!(builds::threads_at("tokio", None, own.server_cpus()), 4);
+    }
 
     #[test]
     fn a_points_store_lies_under_the_run_and_its_disk_use_is_counted() {

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::builds;
 
 /// Run-wide settings.
+#[derive(Clone)]
 pub struct Settings {
     pub paths: Paths,
     pub quick: bool,

@@ -66,11 +66,12 @@ pub fn start_standin(
     Ok(url)
 }
 
-/// The loadgen echo server `build` (echo_threads, echo_tokio); returns its
-/// address.
+/// The loadgen echo server `build` (echo_threads, echo_tokio), its tokio
+/// runtime with `workers` workers; returns its address.
 pub fn start_echo(
     s: &Settings,
     build: &str,
+    workers: u32,
     started: &mut Started,
     commands: &mut Vec<String>,
 ) -> Result<String> {
@@ -81,7 +82,7 @@ pub fn start_echo(
     };
     let spec = Spec::new(build, s.paths.loadgen())
         .arg("--workers")
-        .arg(builds::tokio_workers(s.server_cpus()).to_string())
+        .arg(workers.max(1).to_string())
         .args(["echo", "--addr", "127.0.0.1:0", "--model", model])
         .pinned(s.server_cpus());
     commands.push(spec.line());
@@ -122,7 +123,6 @@ pub fn start_nodes(
     started: &mut Started,
     commands: &mut Vec<String>,
 ) -> Result<()> {
-    let topology: &[(&str, &[&str])] = if n.herd { &FIVE } else { &[("Clark", &[])] };
     // A herd of five on one CPU measures the scheduler, not the herd: herd
     // scenarios leave their servers unpinned.
     let cpus = if n.herd {
@@ -130,6 +130,21 @@ pub fn start_nodes(
     } else {
         s.server_cpus()
     };
+    start_nodes_on(s, n, cpus, dir, started, commands)
+}
+
+/// [`start_nodes`] with the servers pinned to `cpus` (`taskset -c`), or
+/// unpinned for None, whatever the settings say: a point that pins itself
+/// (the cores sweep) pins its herd too.
+pub fn start_nodes_on(
+    s: &Settings,
+    n: &Nodes<'_>,
+    cpus: Option<&str>,
+    dir: &Path,
+    started: &mut Started,
+    commands: &mut Vec<String>,
+) -> Result<()> {
+    let topology: &[(&str, &[&str])] = if n.herd { &FIVE } else { &[("Clark", &[])] };
     let mut launch = Launch::new(dir, s.paths.node_program(n.build)?, topology)
         .log_dir(&dir.join("logs"))
         .tables(&builds::places_tables(n.places_url))

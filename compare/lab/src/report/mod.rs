@@ -176,7 +176,7 @@ mod tests {
     fn a_run_with_no_rows_says_so_in_every_section() {
         let dir = tempfile::tempdir().expect("tempdir");
         let md = render(dir.path(), &[], &Value::Null);
-        assert_eq!(md.matches("_Not run._").count(), 8, "{md}");
+        assert_eq!(md.matches("_Not run._").count(), 10, "{md}");
         assert!(md.contains("_No row with requests in this run._"), "{md}");
         assert!(md.contains("None: every point ran"), "{md}");
     }

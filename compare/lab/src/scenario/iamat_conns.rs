@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::builds::{BUILDS, ECHOES};
+use crate::builds::{BUILDS, ECHOES, TPC};
 use crate::measure::{Ctx, Load};
 use crate::plots::Chart;
 use crate::point::{Point, pick, with_threads};
@@ -29,12 +29,14 @@ impl Scenario for IamatConns {
     }
 
     /// Connections 1-1024, a factor of 4 apart from 16 on (quick: 1, 64);
-    /// the blocking pool is
-    /// max(64, connections), at most 1024.
+    /// the blocking pool is max(64, connections), at most 1024 (from 64
+    /// connections on, a thread per connection: `blocking-tpc` would repeat
+    /// it and is left out).
     fn plan(&self, builds: &[&'static str], quick: bool) -> Vec<Point> {
         let mut points = Vec::new();
         for c in pick(quick, &[1, 64], &[1, 16, 64, 256, 1024]) {
-            for b in builds.iter().chain(ECHOES.iter()) {
+            let builds = builds.iter().filter(|b| **b != TPC);
+            for b in builds.chain(ECHOES.iter()) {
                 let p = with_threads(b, serde_json::json!({"connections": c}), c.clamp(64, 1024));
                 points.push(Point::new(b, NAME, p));
             }

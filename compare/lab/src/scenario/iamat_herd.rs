@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::builds::BUILDS;
+use crate::builds::{BUILDS, TPC};
 use crate::measure::{Ctx, Load};
 use crate::point::{Point, with_threads};
 use crate::report::page;
@@ -27,9 +27,12 @@ impl Scenario for IamatHerd {
         NAME
     }
 
+    /// Every build but `blocking-tpc` (its pool of 64 already is a
+    /// thread per connection).
     fn plan(&self, builds: &[&'static str], _quick: bool) -> Vec<Point> {
         builds
             .iter()
+            .filter(|b| **b != TPC)
             .map(|b| {
                 let p = with_threads(b, json!({"connections": 64, "servers": 5}), 64);
                 Point::new(b, NAME, p)

@@ -10,10 +10,10 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use crate::builds::BUILDS;
+use crate::builds::{self, BUILDS};
 use crate::measure::{Ctx, Load};
 use crate::plots::{Chart, HLine};
-use crate::point::{Point, Settings, pick, with_threads};
+use crate::point::{Point, Settings, pick};
 use crate::report::page::{self, lines_by_build, plot};
 use crate::report::query::{Rows, spread_of};
 use crate::report::units::{lat_s, num, whole_s};
@@ -44,13 +44,16 @@ impl Scenario for IdleHoarders {
 
     /// K = 0-32 hoarders (quick: 0, 32), and in the full run 1,000 for every
     /// build but the plain pool (which would serve the active client only
-    /// after some 60 rounds of idle timeouts).
+    /// after some 60 rounds of idle timeouts). `blocking-tpc` runs a thread
+    /// per connection (K hoarders + the active client), in the full run
+    /// only (the quick run must fit CI).
     fn plan(&self, builds: &[&'static str], quick: bool) -> Vec<Point> {
         let mut points = Vec::new();
         for k in pick(quick, &[0, 32], &[0, 8, 16, 32, MANY]) {
-            for b in builds.iter().filter(|b| k != MANY || **b != "blocking") {
+            let skip = |b: &str| (k == MANY && b == "blocking") || (quick && b == builds::TPC);
+            for b in builds.iter().filter(|b| !skip(b)) {
                 let p = json!({"idle": k, "idle_timeout_ms": HOARD_IDLE_MS});
-                let p = with_threads(b, p, u64::from(HOARD_POOL));
+                let p = builds::with_pool(b, p, k + 1, u64::from(HOARD_POOL));
                 points.push(Point::new(b, NAME, p));
             }
         }
@@ -116,6 +119,7 @@ impl Scenario for IdleHoarders {
              (time queued for a worker counts), so all hoarders are gone one idle timeout after they \
              arrived, however many rounds of the pool they would fill.\n"
         );
+        crate::scenario::tpc::note(md, rows, NAME);
         chart(dir, md, rows);
         if let Some(k) = rows.values(NAME, "idle").last() {
             sentences(md, rows, *k);

@@ -11,10 +11,10 @@ use anyhow::Result;
 use herd_launch::Proc;
 use serde_json::{Value, json};
 
-use crate::builds::BUILDS;
+use crate::builds::{self, BUILDS};
 use crate::measure::{Ctx, Load, parse_json};
 use crate::plots::Chart;
-use crate::point::{Point, Settings, pick, with_threads};
+use crate::point::{Point, Settings, pick};
 use crate::procs;
 use crate::report::page::{self, lines_by_build, plot};
 use crate::report::query::{Rows, Spread, paired, spread_of};
@@ -37,12 +37,14 @@ impl Scenario for Memory {
     }
 
     /// K = 0-10,000 (quick: 0, 1000); the blocking node's default pool of
-    /// 128.
+    /// 128, and `blocking-tpc` a thread per held connection (at most 4,096:
+    /// at K = 10,000 the rest wait unserved, as its row's `tpc_unserved`
+    /// says).
     fn plan(&self, builds: &[&'static str], quick: bool) -> Vec<Point> {
         let mut points = Vec::new();
         for k in pick(quick, &[0, 1000], &[0, 100, 1000, 10_000]) {
             for b in builds {
-                let p = with_threads(b, json!({"idle": k}), 128);
+                let p = builds::with_pool(b, json!({"idle": k}), k, 128);
                 points.push(Point::new(b, NAME, p));
             }
         }
@@ -115,6 +117,7 @@ impl Scenario for Memory {
              they are all open. The blocking node runs its default pool of 128 workers: connections \
              beyond it wait in the accept queue (open sockets, no thread). K = 0 is drawn at x = 1.",
         );
+        crate::scenario::tpc::note(md, rows, NAME);
         chart(dir, md, rows);
         if let Some(k) = rows.values(NAME, "idle").last().filter(|k| **k > 0.0) {
             short_of_k(md, rows, *k);

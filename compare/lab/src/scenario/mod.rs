@@ -4,14 +4,17 @@
 //! (`measure.rs`), the plan and the report iterate it, so nothing else
 //! matches on scenario names.
 
+pub mod cores_sweep;
 pub mod cpu;
 pub mod iamat_conns;
 pub mod iamat_herd;
+pub mod iamat_open;
 pub mod idle_hoarders;
 pub mod memory;
 pub mod propagation;
 pub mod store_cost;
 pub mod threads_sweep;
+pub mod tpc;
 pub mod whatsat_latency;
 
 use std::path::Path;
@@ -38,6 +41,12 @@ pub trait Scenario: Sync {
     /// Runs on the five-server herd (its servers unpinned), not one node.
     fn herd(&self) -> bool {
         false
+    }
+
+    /// Whether `point` runs on the five-server herd: [`herd`](Self::herd),
+    /// unless the scenario has points of both kinds (the cores sweep).
+    fn herd_at(&self, _point: &Point) -> bool {
+        self.herd()
     }
 
     /// Node flags beyond `--max-clients`.
@@ -94,10 +103,13 @@ pub fn estimate_s<'a>(points: impl IntoIterator<Item = &'a Point>, s: &Settings)
 }
 
 /// Every scenario, in run and report order (`cpu` is derived from all
-/// rows).
-pub const ALL: [&dyn Scenario; 9] = [
+/// rows). `iamat_open` runs after `iamat_conns`, whose rows give each
+/// build's capacity.
+pub const ALL: [&dyn Scenario; 11] = [
     &iamat_conns::IamatConns,
     &iamat_herd::IamatHerd,
+    &iamat_open::IamatOpen,
+    &cores_sweep::CoresSweep,
     &whatsat_latency::WhatsatLatency,
     &idle_hoarders::IdleHoarders,
     &memory::Memory,
@@ -131,6 +143,8 @@ pub fn plan(builds: &[String], scenarios: &[String], quick: bool) -> Vec<Point> 
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     #[test]
@@ -139,7 +153,33 @@ mod tests {
         let scen: Vec<String> = names().iter().map(|s| (*s).to_owned()).collect();
         let quick = plan(&builds, &scen, true);
         let full = plan(&builds, &scen, false);
-        assert!(quick.len() < 64, "{} quick points", quick.len());
+        // CI's quick run must stay under 5 minutes (some 3.5 s a point).
+        assert!(quick.len() < 76, "{} quick points", quick.len());
+        // A thread per connection where the papers' argument is: memory,
+        // WHATSAT and hoarders (the last in the full run only).
+        let tpc = |points: &[Point]| -> BTreeSet<&'static str> {
+            points
+                .iter()
+                .filter(|p| p.build == crate::builds::TPC)
+                .map(|p| p.scenario)
+                .collect()
+        };
+        assert_eq!(
+            tpc(&quick),
+            BTreeSet::from(["memory", "whatsat_latency"]),
+            "{quick:?}"
+        );
+        assert_eq!(
+            tpc(&full),
+            BTreeSet::from(["idle_hoarders", "memory", "whatsat_latency"])
+        );
+        assert_eq!(
+            quick
+                .iter()
+                .filter(|p| p.build == crate::builds::TPC)
+                .count(),
+            3
+        );
         assert!(full.len() > quick.len());
         // Echo ceilings at every connection count of iamat_conns.
         assert_eq!(full.iter().filter(|p| p.build == "echo_threads").count(), 5);
@@ -168,7 +208,7 @@ mod tests {
         assert_eq!(order.first(), Some(&"iamat_herd"), "{order:?}");
         assert_eq!(order.last(), Some(&"propagation"), "{order:?}");
         assert!(points.iter().all(|p| find(p.scenario).is_some()));
-        assert_eq!(names().len(), 9);
+        assert_eq!(names().len(), 11);
         assert!(find("cpu").is_some_and(|c| c.plan(&BUILDS, false).is_empty()));
     }
 }

@@ -10,10 +10,10 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use crate::builds::BUILDS;
+use crate::builds::{self, BUILDS};
 use crate::measure::{Ctx, Load, round3};
 use crate::plots::{Chart, HLine};
-use crate::point::{Point, pick, with_threads};
+use crate::point::{Point, pick};
 use crate::report::page::{self, lines_by_build, plot};
 use crate::report::query::{Rows, errors_of, spread_of};
 use crate::report::units::{lat_s, num, num_s, ratio, rps, rps_s};
@@ -34,14 +34,15 @@ impl Scenario for WhatsatLatency {
     }
 
     /// Latency 0-200 ms x connections 16 (below the pool) and 256 (far
-    /// above it) (quick: 100 ms x 64).
+    /// above it) (quick: 100 ms x 64); `blocking-tpc` a thread per
+    /// connection.
     fn plan(&self, builds: &[&'static str], quick: bool) -> Vec<Point> {
         let mut points = Vec::new();
         for l in pick(quick, &[100], &[0, 50, 100, 200]) {
             for c in pick(quick, &[64], &[16, 256]) {
                 for b in builds {
                     let p = json!({"latency_ms": l, "connections": c});
-                    let p = with_threads(b, p, u64::from(WHATSAT_POOL));
+                    let p = builds::with_pool(b, p, c, u64::from(WHATSAT_POOL));
                     points.push(Point::new(b, NAME, p));
                 }
             }
@@ -70,6 +71,7 @@ impl Scenario for WhatsatLatency {
              Places call, so it cannot serve more than threads / latency requests per second (the \
              bound drawn in each plot, for L > 0). The async builds hold nothing while they wait.\n"
         );
+        crate::scenario::tpc::note(md, rows, NAME);
         for l in rows.values(NAME, "latency_ms") {
             chart(dir, md, rows, l);
             if let Some(c) = rows.values(NAME, "connections").last() {
