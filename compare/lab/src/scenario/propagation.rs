@@ -119,7 +119,7 @@ impl Scenario for Propagation {
         })
     }
 
-    fn report(&self, _dir: &Path, md: &mut String, rows: &Rows<'_>) {
+    fn report(&self, dir: &Path, md: &mut String, rows: &Rows<'_>) {
         let list = rows.of(NAME);
         let heading = "## 7. Flood propagation (`propagation`)";
         if !page::section(md, heading, !list.is_empty()) {
@@ -136,6 +136,7 @@ impl Scenario for Propagation {
              arriving at each other server, stamped by the servers on the same clock (\"server \
              logs\" columns) — the propagation itself, without the measurement's load.",
         );
+        crate::report::figures::draw(dir, md, crate::report::figures::propagation(rows));
         table(md, &list);
         let p99s = |load: f64| -> Vec<String> {
             BUILDS

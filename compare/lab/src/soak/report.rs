@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use crate::plots::{self, Chart, Series};
+use crate::plots::{self, Chart, Marker, Series};
 use crate::sample::Sample;
 
 /// Appends one JSON line to `path`.
@@ -37,6 +37,9 @@ pub fn sample_lines(build: &str, samples: &[(String, Vec<Sample>)]) -> Vec<Value
         })
         .collect()
 }
+
+/// Palette indices of the five servers' lines (Okabe-Ito, no yellow).
+const SERVER_COLORS: [usize; 5] = [6, 5, 3, 1, 7];
 
 const METRICS: [(&str, &str, f64); 3] = [
     ("rss_kb", "RSS (MiB)", 1024.0),
@@ -336,8 +339,9 @@ fn charts(dir: &Path, md: &mut String, s: &Value, lines: &[Value], build: &str) 
             series.push(Series {
                 name,
                 points,
-                dashed: false,
-                color: ci,
+                color: SERVER_COLORS[ci % SERVER_COLORS.len()],
+                marker: Marker::None,
+                ..Series::default()
             });
         }
         let chart = Chart {
