@@ -399,19 +399,17 @@ fn von_behren(rows: &Rows) -> Claim {
         && let (Some(b), Some(t)) = (iamat(rows, "blocking", c), iamat(rows, "tokio", c))
     {
         measured.push(format!(
-            "IAMAT at {c:.0} connections, one thread per connection ({c:.0} threads): blocking \
-             {} vs tokio {} req/s",
+            "IAMAT at {} connections, one thread per connection: blocking {} vs tokio {} req/s",
+            thousands(c),
             spread(Some(b), rps),
             spread(Some(t), rps)
         ));
+        let at = thousands(c);
         verdict = match compare::higher(b, t) {
-            Lead::A => format!(
-                "supported at {c:.0} connections: threads led ({})",
-                pct(b, t)
-            ),
-            Lead::Level => format!("supported at {c:.0} connections: threads matched events"),
+            Lead::A => format!("supported at {at} connections: threads led ({})", pct(b, t)),
+            Lead::Level => format!("supported at {at} connections: threads matched events"),
             Lead::B => format!(
-                "not supported at {c:.0} connections: events led ({}), with the kernel's own \
+                "not supported at {at} connections: events led ({}), with the kernel's own \
                  threads rather than a thread package built for it",
                 pct(t, b)
             ),
@@ -497,10 +495,7 @@ fn kegel(rows: &Rows) -> Claim {
             "{b} {} MiB, {} thread(s){}",
             spread(rss, |v| num(v, 1)),
             threads.map_or("–".into(), |t| t.to_string()),
-            accepted.map_or(String::new(), |a| format!(
-                ", {} more open descriptors than when empty",
-                thousands(a)
-            ))
+            accepted.map_or(String::new(), |a| format!(", +{} fds", thousands(a)))
         ));
         match accepted {
             Some(a) if a >= 0.95 * k => held.push(b),

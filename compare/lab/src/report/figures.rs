@@ -237,7 +237,7 @@ pub fn propagation(rows: &Rows<'_>) -> Option<Figure> {
     let chart = Chart {
         title: "Flood propagation to every server (five-server herd)".into(),
         x_label: "herd load".into(),
-        y_label: "time to reach all servers (ms)".into(),
+        y_label: "time to reach all servers (ms, servers' logs)".into(),
         log_y: true,
         series,
         x_names: loads

@@ -196,7 +196,9 @@ fn is_rule(cells: &[String]) -> bool {
 
 fn table(out: &mut String, lines: &[&str]) {
     let rows: Vec<Vec<String>> = lines.iter().map(|l| cells(l)).collect();
-    let has_head = rows.get(1).is_some_and(|r| is_rule(r));
+    let has_rule = rows.get(1).is_some_and(|r| is_rule(r));
+    // A key-value table's header is empty: no header row then.
+    let has_head = has_rule && rows[0].iter().any(|c| !c.is_empty());
     out.push_str("<div class=\"table\"><table>\n");
     let mut body = rows.iter().enumerate().peekable();
     if has_head {
@@ -205,6 +207,8 @@ fn table(out: &mut String, lines: &[&str]) {
             let _ = write!(out, "<th>{}</th>", inline(c));
         }
         out.push_str("</tr></thead>\n");
+    }
+    if has_rule {
         body.next();
         body.next();
     }

@@ -29,8 +29,12 @@ use crate::rows::{self, Row};
 use crate::scenario;
 use query::{Rows, errors_of};
 
-/// Writes DIR/report.md, DIR/*.svg and DIR/report.html.
+/// Writes DIR/report.md, DIR/*.svg and DIR/report.html (a soak's
+/// directory, with soak.jsonl and no rows.jsonl: its soak.md and charts).
 pub fn write(dir: &Path) -> Result<()> {
+    if dir.join("soak.jsonl").exists() && !dir.join("rows.jsonl").exists() {
+        return crate::soak::write_report(dir);
+    }
     let rows = rows::read(&dir.join("rows.jsonl"))?;
     let env: Value = match std::fs::read_to_string(dir.join("environment.json")) {
         Ok(text) => serde_json::from_str(&text).context("environment.json is not JSON")?,
@@ -187,6 +191,34 @@ mod tests {
         assert!(md.contains("without a store; `always`"), "{md}");
         assert!(md.contains("**met**") || md.contains("**not met**"));
         assert!(!md.contains("NaN"));
+    }
+
+    #[test]
+    fn report_html_carries_every_plot_inline_and_points_nowhere_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for f in ["rows.jsonl", "environment.json"] {
+            std::fs::copy(fixture().join(f), dir.path().join(f)).expect("copy fixture");
+        }
+        write(dir.path()).expect("report");
+        let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
+        let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report.html");
+        let pictures = md.lines().filter(|l| l.starts_with("![")).count();
+        assert!(pictures >= 8, "{pictures} pictures");
+        assert_eq!(html.matches("<svg class=\"plot\"").count(), pictures);
+        assert!(
+            !html.contains("](") && !html.contains(".svg"),
+            "a picture left as a link"
+        );
+        for external in [
+            "src=", "href=", "<link", "url(", "@import", "http:", "https:",
+        ] {
+            assert!(
+                !html.contains(external),
+                "report.html contains {external:?}"
+            );
+        }
+        assert!(html.contains("<h2 id=\"glossary\">Glossary</h2>"));
+        assert!(html.contains("<table>") && !html.contains("NaN"));
     }
 
     #[test]

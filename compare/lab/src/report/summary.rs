@@ -39,6 +39,24 @@ enum Winner {
 struct Finding {
     situation: &'static str,
     winner: Winner,
+    /// Why, in a clause, when the outcome is the one the clause explains.
+    why: Option<&'static str>,
+}
+
+impl Finding {
+    /// A finding whose `why` is said only when `winner` is `explained`.
+    fn new(
+        situation: &'static str,
+        winner: Winner,
+        explained: &[Winner],
+        why: &'static str,
+    ) -> Finding {
+        Finding {
+            situation,
+            winner,
+            why: explained.contains(&winner).then_some(why),
+        }
+    }
 }
 
 fn winner(lead: Lead) -> Winner {
@@ -227,10 +245,13 @@ fn light_work(md: &mut String, rows: &Rows<'_>) -> Vec<Finding> {
             };
             (
                 v,
-                Some(Finding {
-                    situation: "short requests on busy connections (IAMAT)",
-                    winner: w,
-                }),
+                Some(Finding::new(
+                    "short requests on busy connections (IAMAT)",
+                    w,
+                    &[Winner::Blocking, Winner::Level],
+                    "where each request is a little CPU work on a busy connection, no thread \
+                     is left waiting, so a pool keeps up",
+                )),
             )
         }
         None => (
@@ -305,10 +326,13 @@ fn most_connections(md: &mut String, rows: &Rows<'_>, c: f64) -> Option<Finding>
         spread(Some(b), rps),
         spread(Some(t), rps)
     );
-    Some(Finding {
-        situation: "short requests on the most connections",
-        winner: w,
-    })
+    Some(Finding::new(
+        "short requests on the most connections",
+        w,
+        &[Winner::Async],
+        "with a thread for each of that many connections the threads outnumber the cores many \
+         times over, and the event loops pull ahead",
+    ))
 }
 
 /// "204 %": how much larger `a`'s median is than `b`'s.
@@ -362,9 +386,14 @@ fn waiting(md: &mut String, rows: &Rows<'_>) -> Option<Finding> {
     let say = |b: &str| Some(format!("{b} {}", figures_of(b)?));
     let bound = f64::from(WHATSAT_POOL) * 1000.0 / l;
     let duel = p99("blocking").zip(first_of(&ASYNC, p99));
-    let found = duel.map(|(b, (_, a))| Finding {
-        situation: "requests that wait on another service (WHATSAT)",
-        winner: winner(compare::lower(b, a)),
+    let found = duel.map(|(b, (_, a))| {
+        Finding::new(
+            "requests that wait on another service (WHATSAT)",
+            winner(compare::lower(b, a)),
+            &[Winner::Async],
+            "where a request waits for another service its thread waits with it, and a fixed \
+             pool runs out of threads while an event loop does not",
+        )
     });
     let verdict = match (&found, duel) {
         (Some(f), Some((_, (a, _)))) => match f.winner {
@@ -429,9 +458,13 @@ fn idle(md: &mut String, rows: &Rows<'_>) -> Option<Finding> {
     .filter_map(|b| say(b))
     .collect();
     let duel = slowest("blocking").zip(first_of(&ASYNC, slowest));
-    let found = duel.map(|(b, (_, a))| Finding {
-        situation: "an active client beside idle connections",
-        winner: winner(compare::lower(b, a)),
+    let found = duel.map(|(b, (_, a))| {
+        Finding::new(
+            "an active client beside idle connections",
+            winner(compare::lower(b, a)),
+            &[Winner::Async],
+            "where connections sit idle, a plain pool's workers sit with them",
+        )
     });
     let verdict = match (&found, duel) {
         (Some(f), Some((_, (a, _)))) => match f.winner {
@@ -524,9 +557,13 @@ fn memory_per_connection(md: &mut String, rows: &Rows<'_>) -> Option<Finding> {
     // pool holds the connections past its pool as sockets.
     let tpc = per_connection(rows, "blocking-tpc", k);
     let duel = tpc.zip(first_of(&ASYNC, |b| per_connection(rows, b, k)));
-    let found = duel.map(|(b, (_, a))| Finding {
-        situation: "memory per idle connection",
-        winner: winner(compare::lower(b, a)),
+    let found = duel.map(|(b, (_, a))| {
+        Finding::new(
+            "memory per idle connection",
+            winner(compare::lower(b, a)),
+            &[Winner::Async],
+            "every thread costs memory an event loop does not spend",
+        )
     });
     let verdict = match (&found, duel) {
         (Some(f), Some((b, (a, aspread)))) => match f.winner {
@@ -590,9 +627,13 @@ fn cores(md: &mut String, rows: &Rows<'_>) -> Option<Finding> {
         })
         .collect();
     let duel = at("blocking", k1).zip(at("tokio", k1));
-    let found = duel.map(|(b, t)| Finding {
-        situation: "using more cores",
-        winner: winner(compare::higher(b, t)),
+    let found = duel.map(|(b, t)| {
+        Finding::new(
+            "using more cores",
+            winner(compare::higher(b, t)),
+            &[Winner::Blocking, Winner::Level],
+            "threads use every core they are given",
+        )
     });
     let verdict = match (&found, duel) {
         (Some(f), Some((b, t))) => match f.winner {
@@ -660,16 +701,21 @@ fn in_short(md: &mut String, found: &[Finding], env: &Value) {
             parts.push(format!("{text} {}", and_list(&list)));
         }
     }
-    let _ = writeln!(
+    let whys: Vec<&str> = found.iter().filter_map(|f| f.why).collect();
+    let _ = write!(
         md,
-        "**In short**, on {}: {}. Why: a thread is cheap to run but expensive to leave \
-         waiting. Where every request is a little CPU work on a busy connection, no thread \
-         waits, and threads use every core; where a request waits for another service or a \
-         connection sits idle, the thread waits with it, and a fixed pool runs out while an \
-         event loop does not.\n",
+        "**In short**, on {}: {}.",
         machine(env),
         parts.join("; ")
     );
+    if !whys.is_empty() {
+        let _ = write!(
+            md,
+            " Why: a thread is cheap to run but expensive to leave waiting; {}.",
+            whys.join("; ")
+        );
+    }
+    md.push_str("\n\n");
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! soak.jsonl and what is made from it: one `config` line, a `sample` line
 //! per server reading and a `summary` line per build are appended as the
-//! soak runs; `write` turns the file into soak.md (a table per build and
-//! the verdicts) and one SVG per build and metric (RSS, fds, threads over
-//! time, a line per server).
+//! soak runs (and `interval` lines, the steady load's latency per interval,
+//! where the load generator reports them); `write` turns the file into
+//! soak.md (a table per build and the verdicts), a chart of the steady
+//! load's latency percentiles per build, and per build one SVG per metric
+//! over time (RSS, fds, threads, CPU, a line per server; latency where
+//! there are `interval` lines).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -92,6 +95,8 @@ pub fn write(dir: &Path) -> Result<()> {
     for s in &summaries {
         summary_row(&mut md, s);
     }
+    md.push('\n');
+    latency_percentiles(dir, &mut md, &summaries);
     for s in &summaries {
         build_section(dir, &mut md, s, &lines);
     }
@@ -243,6 +248,8 @@ fn build_section(dir: &Path, md: &mut String, s: &Value, lines: &[Value]) {
         let _ = writeln!(md, "![{build} {title}](soak-{build}-{key}.svg)");
     }
     charts(dir, md, s, lines, &build);
+    cpu_over_time(dir, md, s, lines, &build);
+    latency_over_time(dir, md, lines, &build);
 }
 
 fn servers_table(md: &mut String, s: &Value) {
@@ -358,6 +365,156 @@ fn charts(dir: &Path, md: &mut String, s: &Value, lines: &[Value], build: &str) 
     }
 }
 
+/// The steady load's latency percentiles over the whole soak, a line per
+/// build: where a build's tail (p99.9, max) parts from its median.
+fn latency_percentiles(dir: &Path, md: &mut String, summaries: &[&Value]) {
+    let marks = [
+        ("p50", "p50"),
+        ("p90", "p90"),
+        ("p99", "p99"),
+        ("p999", "p99.9"),
+        ("max", "max"),
+    ];
+    let series: Vec<Series> = summaries
+        .iter()
+        .map(|s| {
+            let build = f(s, "/build");
+            let (color, marker) = plots::style_of(&build);
+            let points = marks
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (key, _))| {
+                    let us = s.pointer(&format!("/steady/latency_us/{key}"))?.as_f64()?;
+                    Some((i as f64, us / 1000.0))
+                })
+                .collect();
+            Series {
+                name: build,
+                points,
+                color,
+                marker,
+                ..Series::default()
+            }
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    if series.is_empty() {
+        return;
+    }
+    let chart = Chart {
+        title: "Steady open-loop load: latency over the whole soak".into(),
+        x_label: "percentile".into(),
+        y_label: "latency (ms)".into(),
+        log_y: true,
+        series,
+        x_names: marks.iter().map(|(_, n)| (*n).to_owned()).collect(),
+        ..Chart::default()
+    };
+    match plots::line_chart(&dir.join("soak-latency.svg"), &chart) {
+        Ok(()) => {
+            let _ = writeln!(md, "![steady latency percentiles](soak-latency.svg)\n");
+        }
+        Err(e) => {
+            let _ = writeln!(md, "(no latency chart: {e})\n");
+        }
+    }
+}
+
+/// CPU use of each server over the soak, in % of one core per sampling
+/// interval (from the cumulative CPU seconds of consecutive samples).
+fn cpu_over_time(dir: &Path, md: &mut String, s: &Value, lines: &[Value], build: &str) {
+    let mut series = Vec::new();
+    for (ci, srv) in s["servers"].as_array().into_iter().flatten().enumerate() {
+        let name = f(srv, "/server");
+        let samples: Vec<(f64, f64)> = lines
+            .iter()
+            .filter(|l| {
+                l["type"] == "sample" && l["build"] == build && l["server"] == name.as_str()
+            })
+            .filter_map(|l| Some((l["t"].as_f64()?, l["cpu_s"].as_f64()?)))
+            .collect();
+        series.push(Series {
+            name,
+            points: cpu_percent(&samples),
+            color: SERVER_COLORS[ci % SERVER_COLORS.len()],
+            marker: Marker::None,
+            ..Series::default()
+        });
+    }
+    let chart = Chart {
+        title: format!("{build}: CPU per server over the soak"),
+        x_label: "seconds".into(),
+        y_label: "CPU (% of one core)".into(),
+        series,
+        ..Chart::default()
+    };
+    let file = format!("soak-{build}-cpu.svg");
+    if plots::line_chart(&dir.join(&file), &chart).is_ok() {
+        let _ = writeln!(md, "![{build} CPU](soak-{build}-cpu.svg)");
+    }
+}
+
+/// % of one core between consecutive (t, cumulative CPU s) samples, at
+/// the later one's time.
+fn cpu_percent(samples: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    samples
+        .windows(2)
+        .filter(|w| w[1].0 > w[0].0)
+        .map(|w| (w[1].0, (w[1].1 - w[0].1) / (w[1].0 - w[0].0) * 100.0))
+        .collect()
+}
+
+/// The steady load's latency per interval: `interval` lines ({"type":
+/// "interval", "build", "t" (s), "p50_us", "p99_us", "max_us"}) where the
+/// soak recorded them; else a note that this soak has only the whole
+/// run's percentiles.
+fn latency_over_time(dir: &Path, md: &mut String, lines: &[Value], build: &str) {
+    let of: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["type"] == "interval" && l["build"] == build)
+        .collect();
+    if of.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nLatency over time: not recorded by this soak (the load generator reported the \
+             whole run's percentiles only; see the percentile chart above).\n"
+        );
+        return;
+    }
+    let line = |key: &str, name: &str, color: usize, dashed: bool| Series {
+        name: name.to_owned(),
+        points: of
+            .iter()
+            .filter_map(|l| Some((l["t"].as_f64()?, l[key].as_f64()? / 1000.0)))
+            .collect(),
+        color,
+        dashed,
+        marker: Marker::None,
+        ..Series::default()
+    };
+    let chart = Chart {
+        title: format!("{build}: steady load latency per interval"),
+        x_label: "seconds".into(),
+        y_label: "latency (ms)".into(),
+        log_y: true,
+        series: vec![
+            line("p50_us", "p50", 5, false),
+            line("p99_us", "p99", 6, false),
+            line("max_us", "max", plots::GREY, true),
+        ],
+        ..Chart::default()
+    };
+    let file = format!("soak-{build}-latency.svg");
+    match plots::line_chart(&dir.join(&file), &chart) {
+        Ok(()) => {
+            let _ = writeln!(md, "\n![{build} latency over time]({file})\n");
+        }
+        Err(e) => {
+            let _ = writeln!(md, "\n(no latency-over-time chart: {e})\n");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,5 +564,28 @@ mod tests {
         assert!(md.contains("60.01, 60.50"), "{md}");
         let svg = std::fs::read_to_string(dir.path().join("soak-tokio-rss_kb.svg")).expect("svg");
         assert!(svg.starts_with("<svg") && svg.contains("Clark"));
+        // The percentiles of every build, CPU over time; no intervals.
+        let svg = std::fs::read_to_string(dir.path().join("soak-latency.svg")).expect("latency");
+        assert!(svg.contains("p99.9") && svg.contains("tokio"));
+        assert!(dir.path().join("soak-tokio-cpu.svg").exists());
+        assert!(md.contains("Latency over time: not recorded"), "{md}");
+        // With interval lines, a latency-over-time chart.
+        for t in 0..5 {
+            append(
+                &jsonl,
+                &json!({"type": "interval", "build": "tokio", "t": t,
+                    "p50_us": 400, "p99_us": 1500 + 100 * t, "max_us": 9000}),
+            )
+            .expect("interval");
+        }
+        write(dir.path()).expect("report");
+        let md = std::fs::read_to_string(dir.path().join("soak.md")).expect("md");
+        assert!(md.contains("](soak-tokio-latency.svg)"), "{md}");
+    }
+
+    #[test]
+    fn cpu_per_interval_is_the_slope_of_cumulative_cpu() {
+        let pts = cpu_percent(&[(0.0, 1.0), (3.0, 2.5), (3.0, 2.5), (6.0, 2.5)]);
+        assert_eq!(pts, vec![(3.0, 50.0), (6.0, 0.0)]);
     }
 }
