@@ -10,7 +10,6 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::builds::BUILDS;
 use crate::report::compare::{self, Lead};
 use crate::report::figures;
 use crate::report::query::{Rows, Spread};
@@ -195,9 +194,9 @@ fn memory_costs(rows: &Rows) -> Option<(f64, Vec<(&'static str, Spread)>)> {
         .values(memory::NAME, "idle")
         .last()
         .filter(|k| **k > 0.0)?;
-    let costs: Vec<(&'static str, Spread)> = BUILDS
-        .iter()
-        .filter_map(|b| Some((*b, per_connection(rows, b, k)?)))
+    let costs: Vec<(&'static str, Spread)> = figures::report_builds()
+        .into_iter()
+        .filter_map(|b| Some((b, per_connection(rows, b, k)?)))
         .collect();
     (!costs.is_empty()).then_some((k, costs))
 }
@@ -480,7 +479,7 @@ fn kegel(rows: &Rows) -> Claim {
     let mut held = Vec::new();
     let mut short = Vec::new();
     let mut parts = Vec::new();
-    for b in BUILDS {
+    for b in figures::report_builds() {
         let Some(r) = rows.find(b, memory::NAME, &[("idle", k)]) else {
             continue;
         };

@@ -21,6 +21,21 @@ use crate::scenario::{iamat_conns, memory};
 /// number of server CPUs).
 pub const CORES_SWEEP: &str = "cores_sweep";
 
+/// The builds in report order, with `blocking-tpc` after the parked pool
+/// even where the build list does not name it yet (rows of it are then
+/// still reported).
+pub fn report_builds() -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = BUILDS.to_vec();
+    if !all.contains(&"blocking-tpc") {
+        let at = all
+            .iter()
+            .position(|b| *b == "blocking-parked")
+            .map_or(0, |i| i + 1);
+        all.insert(at, "blocking-tpc");
+    }
+    all
+}
+
 /// A chart and the file it is written to.
 pub struct Figure {
     pub file: String,
@@ -182,7 +197,7 @@ pub fn iamat_reference_conns(rows: &Rows<'_>) -> Option<f64> {
 /// a point per build on a categorical axis.
 pub fn cpu_per_request(rows: &Rows<'_>) -> Option<Figure> {
     let c = iamat_reference_conns(rows)?;
-    let builds = rows.builds(iamat_conns::NAME);
+    let builds = page::builds_of(rows, iamat_conns::NAME);
     let series = builds
         .iter()
         .enumerate()
@@ -217,7 +232,7 @@ pub fn propagation(rows: &Rows<'_>) -> Option<Figure> {
     let name = propagation::NAME;
     let loads = rows.values(name, "load_connections");
     let mut series = Vec::new();
-    for b in rows.builds(name) {
+    for b in page::builds_of(rows, name) {
         for (which, dashed) in [("p99", false), ("p50", true)] {
             let pts: Vec<(f64, Spread)> = loads
                 .iter()
@@ -302,12 +317,14 @@ pub fn cores_measured(rows: &Rows<'_>, herd: bool) -> Vec<f64> {
 /// the herd.
 pub fn cores_sweep(rows: &Rows<'_>, herd: bool) -> Option<Figure> {
     let ks = cores_measured(rows, herd);
-    let series = BUILDS
-        .iter()
+    let series = report_builds()
+        .into_iter()
         .map(|b| {
+            // Evenly spaced core counts (1, 2, 4, 8 ...), named on the axis.
             let pts: Vec<(f64, Spread)> = ks
                 .iter()
-                .filter_map(|k| Some((*k, cores_spread(rows, b, *k, herd)?)))
+                .enumerate()
+                .filter_map(|(i, k)| Some((i as f64, cores_spread(rows, b, *k, herd)?)))
                 .collect();
             spread_series(b, &pts, false)
         })
@@ -323,6 +340,7 @@ pub fn cores_sweep(rows: &Rows<'_>, herd: bool) -> Option<Figure> {
         x_label: "server CPUs".into(),
         y_label: "requests/s".into(),
         series,
+        x_names: ks.iter().map(|k| format!("{k:.0}")).collect(),
         ..Chart::default()
     };
     figure(file, chart)
@@ -369,7 +387,8 @@ mod tests {
         assert_eq!((s.median, s.min, s.max, s.n), (12.0, 10.0, 14.0, 2));
         let f = cores_sweep(&rows, false).expect("figure");
         assert_eq!(f.file, "cores_sweep_node.svg");
-        assert_eq!(f.chart.series[0].ranges, vec![(1.0, 10.0, 14.0)]);
+        assert_eq!(f.chart.series[0].ranges, vec![(0.0, 10.0, 14.0)]);
+        assert_eq!(f.chart.x_names, vec!["1"]);
         assert!(cores_sweep(&Rows { all: &[] }, true).is_none());
     }
 

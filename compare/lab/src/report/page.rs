@@ -83,7 +83,7 @@ pub fn lines_by_build(
     fixed: &[(&str, f64)],
     point: impl Fn(&Row) -> Option<(f64, f64)>,
 ) -> Vec<Series> {
-    rows.builds(scenario)
+    builds_of(rows, scenario)
         .into_iter()
         .map(|b| {
             let points: Vec<(f64, Spread)> = xs
@@ -102,6 +102,17 @@ pub fn lines_by_build(
                 .collect();
             spread_series(b, &points, false)
         })
+        .collect()
+}
+
+/// The builds (then echo servers) with rows in `scenario`, in report
+/// order, `blocking-tpc` included.
+pub fn builds_of(rows: &Rows<'_>, scenario: &str) -> Vec<&'static str> {
+    let list = rows.of(scenario);
+    crate::report::figures::report_builds()
+        .into_iter()
+        .chain(crate::builds::ECHOES)
+        .filter(|b| list.iter().any(|r| r.build == *b))
         .collect()
 }
 
