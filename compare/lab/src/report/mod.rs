@@ -1,15 +1,22 @@
-//! `report.md` and its SVG plots, computed from a run directory's
-//! rows.jsonl and environment.json only: the environment, then each
+//! `report.md`, `report.html` and their SVG plots, computed from a run
+//! directory's rows.jsonl and environment.json only. The page is a
+//! handout: first a summary that answers "when does blocking win, when
+//! does async win, and why" with five figures, then a glossary, the
+//! claims re-judged, and then the detail: the environment, each
 //! scenario's own section (plot, table, sentences whose figures come from
-//! the rows; see `scenario/`), then the seed paper's claims against what
-//! was measured, the blocking node's targets (met or not met), and the
-//! failed points.
+//! the rows; see `scenario/`), the blocking node's targets (met or not
+//! met), and the failed points.
 
 mod claims;
+mod compare;
 mod environment;
+pub mod figures;
+mod glossary;
+mod html;
 pub mod page;
 pub mod query;
 mod settings;
+mod summary;
 mod targets;
 pub mod units;
 
@@ -23,8 +30,12 @@ use crate::rows::{self, Row};
 use crate::scenario;
 use query::{Rows, errors_of};
 
-/// Writes DIR/report.md and DIR/*.svg.
+/// Writes DIR/report.md, DIR/*.svg and DIR/report.html (a soak's
+/// directory, with soak.jsonl and no rows.jsonl: its soak.md and charts).
 pub fn write(dir: &Path) -> Result<()> {
+    if dir.join("soak.jsonl").exists() && !dir.join("rows.jsonl").exists() {
+        return crate::soak::write_report(dir);
+    }
     let rows = rows::read(&dir.join("rows.jsonl"))?;
     let env: Value = match std::fs::read_to_string(dir.join("environment.json")) {
         Ok(text) => serde_json::from_str(&text).context("environment.json is not JSON")?,
@@ -32,8 +43,8 @@ pub fn write(dir: &Path) -> Result<()> {
     };
     let md = render(dir, &rows, &env);
     let path = dir.join("report.md");
-    std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    std::fs::write(&path, &md).with_context(|| format!("cannot write {}", path.display()))?;
+    html::write(dir, &md)
 }
 
 /// The whole page (plots are written into `dir` on the way).
@@ -44,13 +55,22 @@ pub fn render(dir: &Path, all: &[Row], env: &Value) -> String {
     let _ = writeln!(md, "# herd benchmark lab: {mode} run\n");
     page::para(
         &mut md,
-        "Every figure below comes from `rows.jsonl` in this directory (one row per measured \
-         point, with the exact commands); `herd-lab report DIR` rewrites this page from it. \
-         Latencies are herd-loadgen's, of good answers only (a wrong answer is an error). \
-         Read every figure against the **echo limit**: herd-loadgen's own echo servers \
+        "Every figure on this page comes from `rows.jsonl` in this directory (one row per \
+         measured point, with the exact commands); `herd-lab report DIR` rewrites this page, \
+         `report.html` beside it (one file, plots included) and the plots from it. Latencies \
+         are herd-loadgen's, of good answers only (a wrong answer is an error). The summary \
+         comes first, then a glossary, the claims re-judged, and the detail of every scenario.",
+    );
+    summary::section(dir, &mut md, &rows, env);
+    glossary::section(&mut md);
+    claims::section(&mut md, &rows, env);
+    let _ = writeln!(md, "## Detail\n");
+    page::para(
+        &mut md,
+        "Read every figure against the **echo limit**: herd-loadgen's own echo servers \
          (`echo_threads`: a thread per connection; `echo_tokio`: a tokio task per connection), \
-         which answer an IAMAT with an AT line and do nothing else, measured with the same \
-         load on the same machine.",
+         which answer an IAMAT with an AT line and do nothing else, measured with the same load \
+         on the same machine.",
     );
     environment::section(&mut md, env, all);
     if mode == "quick" {
@@ -64,7 +84,6 @@ pub fn render(dir: &Path, all: &[Row], env: &Value) -> String {
     for sc in scenario::ALL {
         sc.report(dir, &mut md, &rows);
     }
-    claims::section(&mut md, &rows);
     targets::section(&mut md, &rows);
     failures(&mut md, all);
     md
@@ -132,6 +151,10 @@ mod tests {
         let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
         for heading in [
             "# herd benchmark lab",
+            "## Summary: when does blocking win",
+            "## Glossary",
+            "## The claims, re-judged",
+            "## Detail",
             "## Environment",
             "## 1. IAMAT throughput",
             "### The whole herd",
@@ -142,7 +165,6 @@ mod tests {
             "## 6. Blocking pool size",
             "## 7. Flood propagation",
             "## 8. What a durable store costs",
-            "## The paper's claims",
             "## Targets",
         ] {
             assert!(md.contains(heading), "report lacks {heading:?}");
@@ -170,6 +192,34 @@ mod tests {
         assert!(md.contains("without a store; `always`"), "{md}");
         assert!(md.contains("**met**") || md.contains("**not met**"));
         assert!(!md.contains("NaN"));
+    }
+
+    #[test]
+    fn report_html_carries_every_plot_inline_and_points_nowhere_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for f in ["rows.jsonl", "environment.json"] {
+            std::fs::copy(fixture().join(f), dir.path().join(f)).expect("copy fixture");
+        }
+        write(dir.path()).expect("report");
+        let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
+        let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report.html");
+        let pictures = md.lines().filter(|l| l.starts_with("![")).count();
+        assert!(pictures >= 8, "{pictures} pictures");
+        assert_eq!(html.matches("<svg class=\"plot\"").count(), pictures);
+        assert!(
+            !html.contains("](") && !html.contains(".svg"),
+            "a picture left as a link"
+        );
+        for external in [
+            "src=", "href=", "<link", "url(", "@import", "http:", "https:",
+        ] {
+            assert!(
+                !html.contains(external),
+                "report.html contains {external:?}"
+            );
+        }
+        assert!(html.contains("<h2 id=\"glossary\">Glossary</h2>"));
+        assert!(html.contains("<table>") && !html.contains("NaN"));
     }
 
     #[test]

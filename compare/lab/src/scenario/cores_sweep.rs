@@ -16,11 +16,10 @@ use serde_json::json;
 
 use crate::builds::{BUILDS, TPC};
 use crate::measure::{Ctx, Load, POINT_LOADGEN_CPUS, POINT_SERVER_CPUS};
-use crate::plots::Chart;
 use crate::point::{Point, with_threads};
-use crate::report::page::{self, plot, series};
 use crate::report::query::Rows;
 use crate::report::units::{num, rps, spread};
+use crate::report::{figures, page};
 use crate::rows::Row;
 use crate::scenario::Scenario;
 
@@ -140,51 +139,12 @@ impl Scenario for CoresSweep {
              and Node run one event loop whatever k is. A line that climbs with k is a build \
              that uses more cores; a flat one is bounded by one.\n"
         );
-        for (servers, file, what) in [
-            (1.0, "cores_node.svg", "one node"),
-            (5.0, "cores_herd.svg", "the five-server herd"),
-        ] {
-            chart(dir, md, rows, &ks, servers, file, what);
+        // The same figures as the summary's (one version of each).
+        for herd in [false, true] {
+            figures::draw(dir, md, figures::cores_sweep(rows, herd));
         }
         table(md, rows, &ks);
     }
-}
-
-/// Throughput (median over repeats) against k, a line per build.
-fn chart(
-    dir: &Path,
-    md: &mut String,
-    rows: &Rows<'_>,
-    ks: &[f64],
-    servers: f64,
-    file: &str,
-    what: &str,
-) {
-    if !rows
-        .of(NAME)
-        .iter()
-        .any(|r| r.param("servers") == Some(servers))
-    {
-        return;
-    }
-    let mut chart = Chart {
-        title: format!("IAMAT throughput vs server cores, {what} (64 connections)"),
-        x_label: "server CPUs k".into(),
-        y_label: "requests/s".into(),
-        log_x: true,
-        ..Chart::default()
-    };
-    for b in rows.builds(NAME) {
-        let points = ks
-            .iter()
-            .filter_map(|k| {
-                let want = [("cores", *k), ("servers", servers)];
-                Some((*k, rows.spread(b, NAME, &want, Row::throughput)?.median))
-            })
-            .collect();
-        chart.series.push(series(b, points, false));
-    }
-    plot(dir, md, file, &chart);
 }
 
 /// Per k and build: node and herd throughput, median (min–max) over the

@@ -23,7 +23,7 @@ impl Scenario for Cpu {
         NAME
     }
 
-    fn report(&self, _dir: &Path, md: &mut String, rows: &Rows<'_>) {
+    fn report(&self, dir: &Path, md: &mut String, rows: &Rows<'_>) {
         let _ = writeln!(md, "## 5. CPU per 1,000 requests (`cpu`)\n");
         page::para(
             md,
@@ -32,6 +32,7 @@ impl Scenario for Cpu {
              answers in that window. It counts the server processes only (for a herd, all five), \
              not the load generator or the Places stand-in.",
         );
+        crate::report::figures::draw(dir, md, crate::report::figures::cpu_per_request(rows));
         let mut any = false;
         for b in BUILDS.iter().chain(ECHOES.iter()) {
             let points: Vec<Vec<&Row>> = scenario::ALL

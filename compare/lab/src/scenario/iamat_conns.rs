@@ -10,9 +10,9 @@ use anyhow::Result;
 
 use crate::builds::{BUILDS, ECHOES, TPC};
 use crate::measure::{Ctx, Load};
-use crate::plots::Chart;
 use crate::point::{Point, pick, with_threads};
-use crate::report::page::{self, plot, series};
+use crate::report::figures;
+use crate::report::page;
 use crate::report::query::{Rows, Spread, errors_of};
 use crate::report::units::{lat_s, num_s, rps_s};
 use crate::rows::Row;
@@ -77,42 +77,8 @@ impl Scenario for IamatConns {
 
 /// Throughput and p99 against connections, a line per build.
 fn charts(dir: &Path, md: &mut String, rows: &Rows<'_>) {
-    let conns = rows.values(NAME, "connections");
-    let mut tp = Chart {
-        title: "IAMAT throughput vs connections (closed loop, one node)".into(),
-        x_label: "connections".into(),
-        y_label: "requests/s".into(),
-        log_x: true,
-        ..Chart::default()
-    };
-    let mut p99 = Chart {
-        title: "IAMAT p99 latency vs connections".into(),
-        x_label: "connections".into(),
-        y_label: "p99 latency (ms)".into(),
-        log_x: true,
-        log_y: true,
-        ..Chart::default()
-    };
-    for b in rows.builds(NAME) {
-        let pts: Vec<&Row> = conns
-            .iter()
-            .filter_map(|c| rows.find(b, NAME, &[("connections", *c)]))
-            .collect();
-        let dashed = b.starts_with("echo");
-        let line = |y: &dyn Fn(&Row) -> Option<f64>| -> Vec<(f64, f64)> {
-            pts.iter()
-                .filter_map(|r| Some((r.param("connections")?, y(r)?)))
-                .collect()
-        };
-        tp.series.push(series(b, line(&Row::throughput), dashed));
-        p99.series.push(series(
-            b,
-            line(&|r: &Row| Some(r.p99_us()? / 1000.0)),
-            dashed,
-        ));
-    }
-    plot(dir, md, "iamat_throughput.svg", &tp);
-    plot(dir, md, "iamat_p99.svg", &p99);
+    figures::draw(dir, md, figures::iamat_throughput(rows));
+    figures::draw(dir, md, figures::iamat_p99(rows));
 }
 
 /// Every build at `c` connections against its echo ceiling, then the

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 use crate::builds::{self, BUILDS};
 use crate::measure::{Ctx, Load};
-use crate::plots::{Chart, HLine};
 use crate::point::{Point, Settings, pick};
-use crate::report::page::{self, lines_by_build, plot};
+use crate::report::figures;
+use crate::report::page;
 use crate::report::query::{Rows, spread_of};
 use crate::report::units::{lat_s, num, whole_s};
 use crate::rows::Row;
@@ -163,23 +163,7 @@ fn answered(r: &Row) -> Option<bool> {
 
 /// The active client's slowest answer against K.
 fn chart(dir: &Path, md: &mut String, rows: &Rows<'_>) {
-    let ks = rows.values(NAME, "idle");
-    let mut chart = Chart {
-        title: "Active client's slowest answer vs idle hoarders".into(),
-        x_label: "idle connections K".into(),
-        y_label: "max latency (ms)".into(),
-        log_y: true,
-        ..Chart::default()
-    };
-    chart.series = lines_by_build(rows, NAME, ("idle", &ks), &[], |r| {
-        Some((r.param("idle")?, r.lg("/latency_us/max")? / 1000.0))
-    });
-    chart.hlines.push(HLine {
-        name: format!("idle timeout {HOARD_IDLE_MS} ms"),
-        y: HOARD_IDLE_MS as f64,
-        color: 4,
-    });
-    plot(dir, md, "hoarders.svg", &chart);
+    figures::draw(dir, md, figures::hoarders(rows));
 }
 
 /// "yes", "no", "2 of 3" or "–": in how many repeats the active client

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 use crate::builds::{self, BUILDS};
 use crate::measure::{Ctx, Load, parse_json};
-use crate::plots::Chart;
 use crate::point::{Point, Settings, pick};
 use crate::procs;
-use crate::report::page::{self, lines_by_build, plot};
+use crate::report::figures;
+use crate::report::page;
 use crate::report::query::{Rows, Spread, paired, spread_of};
 use crate::report::units::{count_s, mib_s, num_s};
 use crate::rows::Row;
@@ -180,18 +180,7 @@ fn node_window(reps: &[&Row], f: fn(&crate::sample::Window) -> Option<u64>) -> O
 
 /// RSS against K, a line per build.
 fn chart(dir: &Path, md: &mut String, rows: &Rows<'_>) {
-    let ks = rows.values(NAME, "idle");
-    let mut chart = Chart {
-        title: "Resident memory vs idle connections".into(),
-        x_label: "idle connections".into(),
-        y_label: "RSS (MB)".into(),
-        log_x: true,
-        ..Chart::default()
-    };
-    chart.series = lines_by_build(rows, NAME, ("idle", &ks), &[], |r| {
-        Some((r.param("idle")?.max(1.0), r.node_rss_kb()? as f64 / 1024.0))
-    });
-    plot(dir, md, "memory.svg", &chart);
+    figures::draw(dir, md, figures::memory(rows));
 }
 
 /// A server that had not accepted all `k` shows fewer descriptors (median

@@ -141,7 +141,7 @@ impl Scenario for Propagation {
         n * 0.05 + waits + super::start_stop_s(&point.build, true)
     }
 
-    fn report(&self, _dir: &Path, md: &mut String, rows: &Rows<'_>) {
+    fn report(&self, dir: &Path, md: &mut String, rows: &Rows<'_>) {
         let list = rows.of(NAME);
         let heading = "## 7. Flood propagation (`propagation`)";
         if !page::section(md, heading, !list.is_empty()) {
@@ -158,6 +158,7 @@ impl Scenario for Propagation {
              arriving at each other server, stamped by the servers on the same clock (\"server \
              logs\" columns) — the propagation itself, without the measurement's load.",
         );
+        crate::report::figures::draw(dir, md, crate::report::figures::propagation(rows));
         table(md, rows);
         let p99s = |load: f64| -> Vec<String> {
             BUILDS

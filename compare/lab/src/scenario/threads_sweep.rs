@@ -103,11 +103,12 @@ fn chart(dir: &Path, md: &mut String, ts: &[f64], pts: &[&Row]) {
                 name: "bound 2 x T / 50 ms (half the requests wait 50 ms)".into(),
                 points: ts.iter().map(|t| (*t, 2.0 * t * 1000.0 / 50.0)).collect(),
                 dashed: true,
-                color: 4,
+                color: crate::plots::GREY,
+                marker: crate::plots::Marker::None,
+                ranges: Vec::new(),
             },
         ],
-        hlines: Vec::new(),
-        x_names: Vec::new(),
+        ..Chart::default()
     };
     plot(dir, md, "threads_sweep.svg", &chart);
 }

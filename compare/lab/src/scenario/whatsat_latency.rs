@@ -78,6 +78,7 @@ impl Scenario for WhatsatLatency {
                 sentences(md, rows, l, *c);
             }
         }
+        crate::report::figures::draw(dir, md, crate::report::figures::whatsat_p99(rows));
         table(md, rows);
     }
 }
@@ -120,12 +121,12 @@ fn chart(dir: &Path, md: &mut String, rows: &Rows<'_>, l: f64) {
         chart.hlines.push(HLine {
             name: format!("blocking bound {WHATSAT_POOL} threads / {l:.0} ms = {bound:.0}/s"),
             y: bound,
-            color: 0,
+            color: crate::plots::color_of("blocking"),
         });
         chart.hlines.push(HLine {
             name: format!("0.9 x bound = {:.0}/s", 0.9 * bound),
             y: 0.9 * bound,
-            color: 6,
+            color: crate::plots::GREY,
         });
     }
     plot(dir, md, &format!("whatsat_{l:.0}ms.svg"), &chart);

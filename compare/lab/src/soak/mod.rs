@@ -17,4 +17,5 @@ mod config;
 mod report;
 mod run;
 
+pub use report::write as write_report;
 pub use run::soak;

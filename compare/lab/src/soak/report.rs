@@ -1,8 +1,11 @@
 //! soak.jsonl and what is made from it: one `config` line, a `sample` line
 //! per server reading and a `summary` line per build are appended as the
-//! soak runs; `write` turns the file into soak.md (a table per build and
-//! the verdicts) and one SVG per build and metric (RSS, fds, threads over
-//! time, a line per server).
+//! soak runs (the summary carries the steady load's latency second by
+//! second, herd-loadgen's `latency_series`); `write` turns the file into
+//! soak.md (a table per build and the verdicts), a chart of the steady
+//! load's latency percentiles per build, and per build one SVG per metric
+//! over time (RSS, fds, threads, CPU, a line per server; the steady load's
+//! latency where the summary has its series).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -11,7 +14,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use crate::plots::{self, Chart, Series};
+use crate::plots::{self, Chart, Marker, Series};
 use crate::sample::Sample;
 
 /// Appends one JSON line to `path`.
@@ -37,6 +40,9 @@ pub fn sample_lines(build: &str, samples: &[(String, Vec<Sample>)]) -> Vec<Value
         })
         .collect()
 }
+
+/// Palette indices of the five servers' lines (Okabe-Ito, no yellow).
+const SERVER_COLORS: [usize; 5] = [6, 5, 3, 1, 7];
 
 const METRICS: [(&str, &str, f64); 3] = [
     ("rss_kb", "RSS (MiB)", 1024.0),
@@ -89,6 +95,8 @@ pub fn write(dir: &Path) -> Result<()> {
     for s in &summaries {
         summary_row(&mut md, s);
     }
+    md.push('\n');
+    latency_percentiles(dir, &mut md, &summaries);
     for s in &summaries {
         build_section(dir, &mut md, s, &lines);
     }
@@ -240,6 +248,8 @@ fn build_section(dir: &Path, md: &mut String, s: &Value, lines: &[Value]) {
         let _ = writeln!(md, "![{build} {title}](soak-{build}-{key}.svg)");
     }
     charts(dir, md, s, lines, &build);
+    cpu_over_time(dir, md, s, lines, &build);
+    latency_over_time(dir, md, lines, &build);
 }
 
 fn servers_table(md: &mut String, s: &Value) {
@@ -336,8 +346,9 @@ fn charts(dir: &Path, md: &mut String, s: &Value, lines: &[Value], build: &str) 
             series.push(Series {
                 name,
                 points,
-                dashed: false,
-                color: ci,
+                color: SERVER_COLORS[ci % SERVER_COLORS.len()],
+                marker: Marker::None,
+                ..Series::default()
             });
         }
         let chart = Chart {
@@ -350,6 +361,161 @@ fn charts(dir: &Path, md: &mut String, s: &Value, lines: &[Value], build: &str) 
         let svg = dir.join(format!("soak-{build}-{key}.svg"));
         if let Err(e) = plots::line_chart(&svg, &chart) {
             let _ = writeln!(md, "\n(no {title} chart: {e})");
+        }
+    }
+}
+
+/// The steady load's latency percentiles over the whole soak, a line per
+/// build: where a build's tail (p99.9, max) parts from its median.
+fn latency_percentiles(dir: &Path, md: &mut String, summaries: &[&Value]) {
+    let marks = [
+        ("p50", "p50"),
+        ("p90", "p90"),
+        ("p99", "p99"),
+        ("p999", "p99.9"),
+        ("max", "max"),
+    ];
+    let series: Vec<Series> = summaries
+        .iter()
+        .map(|s| {
+            let build = f(s, "/build");
+            let (color, marker) = plots::style_of(&build);
+            let points = marks
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (key, _))| {
+                    let us = s.pointer(&format!("/steady/latency_us/{key}"))?.as_f64()?;
+                    Some((i as f64, us / 1000.0))
+                })
+                .collect();
+            Series {
+                name: build,
+                points,
+                color,
+                marker,
+                ..Series::default()
+            }
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    if series.is_empty() {
+        return;
+    }
+    let chart = Chart {
+        title: "Steady open-loop load: latency over the whole soak".into(),
+        x_label: "percentile".into(),
+        y_label: "latency (ms)".into(),
+        log_y: true,
+        series,
+        x_names: marks.iter().map(|(_, n)| (*n).to_owned()).collect(),
+        ..Chart::default()
+    };
+    match plots::line_chart(&dir.join("soak-latency.svg"), &chart) {
+        Ok(()) => {
+            let _ = writeln!(md, "![steady latency percentiles](soak-latency.svg)\n");
+        }
+        Err(e) => {
+            let _ = writeln!(md, "(no latency chart: {e})\n");
+        }
+    }
+}
+
+/// CPU use of each server over the soak, in % of one core per sampling
+/// interval (from the cumulative CPU seconds of consecutive samples).
+fn cpu_over_time(dir: &Path, md: &mut String, s: &Value, lines: &[Value], build: &str) {
+    let mut series = Vec::new();
+    for (ci, srv) in s["servers"].as_array().into_iter().flatten().enumerate() {
+        let name = f(srv, "/server");
+        let samples: Vec<(f64, f64)> = lines
+            .iter()
+            .filter(|l| {
+                l["type"] == "sample" && l["build"] == build && l["server"] == name.as_str()
+            })
+            .filter_map(|l| Some((l["t"].as_f64()?, l["cpu_s"].as_f64()?)))
+            .collect();
+        series.push(Series {
+            name,
+            points: cpu_percent(&samples),
+            color: SERVER_COLORS[ci % SERVER_COLORS.len()],
+            marker: Marker::None,
+            ..Series::default()
+        });
+    }
+    let chart = Chart {
+        title: format!("{build}: CPU per server over the soak"),
+        x_label: "seconds".into(),
+        y_label: "CPU (% of one core)".into(),
+        series,
+        ..Chart::default()
+    };
+    let file = format!("soak-{build}-cpu.svg");
+    if plots::line_chart(&dir.join(&file), &chart).is_ok() {
+        let _ = writeln!(md, "![{build} CPU](soak-{build}-cpu.svg)");
+    }
+}
+
+/// % of one core between consecutive (t, cumulative CPU s) samples, at
+/// the later one's time.
+fn cpu_percent(samples: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    samples
+        .windows(2)
+        .filter(|w| w[1].0 > w[0].0)
+        .map(|w| (w[1].0, (w[1].1 - w[0].1) / (w[1].0 - w[0].0) * 100.0))
+        .collect()
+}
+
+/// The steady load's latency second by second: herd-loadgen's
+/// `latency_series` (count, p50, p99, max per second of the run, by when
+/// each answer came) in the build's summary line; soaks made before the
+/// load generator wrote it get a note instead.
+fn latency_over_time(dir: &Path, md: &mut String, lines: &[Value], build: &str) {
+    let series = lines
+        .iter()
+        .rev()
+        .find(|l| l["type"] == "summary" && l["build"] == build)
+        .map(|l| &l["steady"]["latency_series"])
+        .filter(|s| s["t_s"].is_array());
+    let Some(series) = series else {
+        let _ = writeln!(
+            md,
+            "\nLatency over time: not recorded by this soak (its load generator reported the \
+             whole run's percentiles only; see the percentile chart above).\n"
+        );
+        return;
+    };
+    let empty = Vec::new();
+    let times = series["t_s"].as_array().unwrap_or(&empty);
+    let line = |key: &str, name: &str, color: usize, dashed: bool| Series {
+        name: name.to_owned(),
+        points: times
+            .iter()
+            .zip(series[key].as_array().unwrap_or(&empty))
+            .filter_map(|(t, v)| Some((t.as_f64()?, v.as_f64()? / 1000.0)))
+            .collect(),
+        color,
+        dashed,
+        marker: Marker::None,
+        ..Series::default()
+    };
+    let chart = Chart {
+        title: format!("{build}: steady load latency, second by second"),
+        x_label: "seconds".into(),
+        y_label: "latency (ms)".into(),
+        log_y: true,
+        series: vec![
+            line("p50", "p50", 5, false),
+            line("p99", "p99", 6, false),
+            line("max", "max", plots::GREY, true),
+        ],
+        ..Chart::default()
+    };
+    let file = format!("soak-{build}-latency.svg");
+    match plots::line_chart(&dir.join(&file), &chart) {
+        Ok(()) => {
+            let _ = writeln!(md, "\n![{build} latency over time]({file})\n");
+        }
+        Err(e) => {
+            let _ = writeln!(md, "\n(no latency-over-time chart: {e})\n");
         }
     }
 }
@@ -403,5 +569,25 @@ mod tests {
         assert!(md.contains("60.01, 60.50"), "{md}");
         let svg = std::fs::read_to_string(dir.path().join("soak-tokio-rss_kb.svg")).expect("svg");
         assert!(svg.starts_with("<svg") && svg.contains("Clark"));
+        // The percentiles of every build, CPU over time; no intervals.
+        let svg = std::fs::read_to_string(dir.path().join("soak-latency.svg")).expect("latency");
+        assert!(svg.contains("p99.9") && svg.contains("tokio"));
+        assert!(dir.path().join("soak-tokio-cpu.svg").exists());
+        assert!(md.contains("Latency over time: not recorded"), "{md}");
+        // With the load generator's series, a latency-over-time chart.
+        let mut with_series = summary.clone();
+        with_series["steady"]["latency_series"] = json!({"bucket_s": 1.0,
+            "t_s": [0.0, 1.0, 2.0], "count": [100, 100, 0],
+            "p50": [400, 420, null], "p99": [1500, 90000, null], "max": [9000, 120000, null]});
+        append(&jsonl, &with_series).expect("summary with a series");
+        write(dir.path()).expect("report");
+        let md = std::fs::read_to_string(dir.path().join("soak.md")).expect("md");
+        assert!(md.contains("](soak-tokio-latency.svg)"), "{md}");
+    }
+
+    #[test]
+    fn cpu_per_interval_is_the_slope_of_cumulative_cpu() {
+        let pts = cpu_percent(&[(0.0, 1.0), (3.0, 2.5), (3.0, 2.5), (6.0, 2.5)]);
+        assert_eq!(pts, vec![(3.0, 50.0), (6.0, 0.0)]);
     }
 }
