@@ -109,7 +109,7 @@ impl Scenario for StoreCost {
              and never fsyncs, `everysec` fsyncs within 500 ms of a write, `always` fsyncs before \
              the answer is written, one fsync for every update waiting (group commit). Each point \
              starts on a fresh, empty store in the run's output directory (`stores/pNNN`, on the \
-             disk the run is written to), removed after the point; `store MB` is the disk space it took then (allocated blocks, as `du` counts).",
+             disk the run is written to), removed after the point; `store MiB` is the disk space it took then (allocated blocks, as `du` counts).",
         );
         chart(dir, md, rows);
         table(md, rows);
