@@ -53,9 +53,9 @@ pub struct RunArgs {
         default_value = "blocking,blocking-parked,blocking-tpc,tokio,asyncio,node"
     )]
     pub builds: Vec<String>,
-    /// Scenarios to run [default: all]: iamat_conns, iamat_herd,
-    /// whatsat_latency, idle_hoarders, memory, cpu (derived), threads_sweep,
-    /// propagation, store_cost (`--scenarios store_cost`: that one alone).
+    /// Scenarios to run [default: all, in this order]: iamat_conns,
+    /// iamat_herd, iamat_open, cores_sweep, whatsat_latency, idle_hoarders,
+    /// memory, cpu (derived), threads_sweep, propagation, store_cost.
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
     /// Only the points with these connection counts (points of scenarios

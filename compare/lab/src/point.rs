@@ -199,6 +199,23 @@ pub fn pick(quick: bool, q: &[u64], full: &[u64]) -> Vec<u64> {
     if quick { q.to_vec() } else { full.to_vec() }
 }
 
+/// One point of `scenario` per build at `params`, with a pool of
+/// `threads` where the build has one. `blocking-tpc` is left out: at the
+/// connection counts these points use, a pool of `threads` already is a
+/// thread per connection.
+pub fn one_per_build_but_tpc(
+    builds: &[&'static str],
+    scenario: &'static str,
+    params: &Value,
+    threads: u64,
+) -> Vec<Point> {
+    builds
+        .iter()
+        .filter(|b| **b != crate::builds::TPC)
+        .map(|b| Point::new(b, scenario, with_threads(b, params.clone(), threads)))
+        .collect()
+}
+
 /// `params` with `"threads": threads` added for the blocking build (the
 /// only one whose pool size a point sets).
 pub fn with_threads(build: &str, mut params: Value, threads: u64) -> Value {

@@ -142,6 +142,24 @@ pub fn now_utc() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
+/// Rows for the report's unit tests: one node named Clark, 1 s of CPU,
+/// and a peak RSS of 10,000 KiB plus the throughput (so that builds
+/// differ).
+#[cfg(test)]
+pub fn test_row(build: &str, scenario: &str, params: Value, rps: f64) -> Row {
+    serde_json::from_value(serde_json::json!({
+        "schema": 1, "build": build, "scenario": scenario, "point": "p",
+        "params": params,
+        "loadgen": {"throughput_rps": rps, "latency_us": {"p99": 900, "max": 4000}},
+        "servers": [{"name": "Clark", "role": "node", "pid": 1,
+            "window": {"rss_kb_max": 10_000 + (rps as u64), "threads_max": 3, "samples": 1}}],
+        "cpu_seconds": 1.0, "cpu_ms_per_1000_requests": 20.0,
+        "derived": {}, "commands": [], "pinning": null,
+        "started_at": "", "finished_at": "", "window_s": null, "error": null
+    }))
+    .expect("row")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

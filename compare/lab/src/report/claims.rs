@@ -104,23 +104,8 @@ fn asyncio_bouts(rows: &Rows) -> Vec<Bout> {
             lead: compare::higher(a, b),
         });
     }
-    let wl = rows
-        .values(whatsat_latency::NAME, "latency_ms")
-        .last()
-        .copied();
-    let wc = rows
-        .values(whatsat_latency::NAME, "connections")
-        .last()
-        .copied();
-    if let (Some(l), Some(c)) = (wl, wc) {
-        let at = |b: &str| {
-            rows.spread(
-                b,
-                whatsat_latency::NAME,
-                &[("latency_ms", l), ("connections", c)],
-                Row::throughput,
-            )
-        };
+    if let Some((l, c)) = whatsat_heaviest(rows) {
+        let at = |b: &str| whatsat_throughput(rows, b, l, c);
         if let (Some(a), Some(b)) = (at("asyncio"), at("blocking")) {
             bouts.push(Bout {
                 text: format!(
@@ -414,23 +399,8 @@ fn von_behren(rows: &Rows) -> Claim {
             ),
         };
     }
-    let wl = rows
-        .values(whatsat_latency::NAME, "latency_ms")
-        .last()
-        .copied();
-    let wc = rows
-        .values(whatsat_latency::NAME, "connections")
-        .last()
-        .copied();
-    if let (Some(l), Some(c)) = (wl, wc) {
-        let at = |b: &str| {
-            rows.spread(
-                b,
-                whatsat_latency::NAME,
-                &[("latency_ms", l), ("connections", c)],
-                Row::throughput,
-            )
-        };
+    if let Some((l, c)) = whatsat_heaviest(rows) {
+        let at = |b: &str| whatsat_throughput(rows, b, l, c);
         if let (Some(tpc), Some(t)) = (at("blocking-tpc"), at("tokio")) {
             measured.push(format!(
                 "WHATSAT ({l:.0} ms Places, {c:.0} connections): thread per connection {} vs \
@@ -587,22 +557,33 @@ fn tyma(rows: &Rows) -> Claim {
     }
 }
 
+/// The WHATSAT point with the most Places latency and the most
+/// connections measured: `(latency_ms, connections)`.
+fn whatsat_heaviest(rows: &Rows<'_>) -> Option<(f64, f64)> {
+    let last = |param: &str| rows.values(whatsat_latency::NAME, param).last().copied();
+    Some((last("latency_ms")?, last("connections")?))
+}
+
+/// A build's WHATSAT throughput at `latency_ms` and `connections`.
+fn whatsat_throughput(
+    rows: &Rows<'_>,
+    build: &str,
+    latency_ms: f64,
+    connections: f64,
+) -> Option<Spread> {
+    rows.spread(
+        build,
+        whatsat_latency::NAME,
+        &[("latency_ms", latency_ms), ("connections", connections)],
+        Row::throughput,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rows::test_row as row;
     use serde_json::json;
-
-    fn row(build: &str, scenario: &str, params: Value, rps: f64) -> Row {
-        serde_json::from_value(json!({
-            "schema": 1, "build": build, "scenario": scenario, "point": "p",
-            "params": params,
-            "loadgen": {"throughput_rps": rps, "latency_us": {"p99": 900, "max": 4000}},
-            "servers": [], "cpu_seconds": 1.0, "cpu_ms_per_1000_requests": 20.0,
-            "derived": {}, "commands": [], "pinning": null,
-            "started_at": "", "finished_at": "", "window_s": null, "error": null
-        }))
-        .expect("row")
-    }
 
     #[test]
     fn every_claim_has_a_source_and_a_computed_verdict() {

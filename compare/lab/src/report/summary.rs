@@ -111,6 +111,18 @@ fn kib(s: Option<Spread>) -> String {
     spread(s, |v| v.map_or("–".into(), |k| format!("{k:.1} KiB")))
 }
 
+/// Who won `found`, blocking against the async build `rival`, in words.
+fn verdict_against_async(found: Option<&Finding>, rival: Option<&str>) -> String {
+    match (found, rival) {
+        (Some(f), Some(a)) => match f.winner {
+            Winner::Async => format!("{a} and the event loops won"),
+            Winner::Blocking => "blocking won".to_owned(),
+            Winner::Level => format!("blocking and {a} were level"),
+        },
+        _ => "no comparison in this run".to_owned(),
+    }
+}
+
 /// The first of `builds` that has a figure, with it.
 fn first_of<'a>(
     builds: &[&'a str],
@@ -405,14 +417,7 @@ fn waiting(md: &mut String, rows: &Rows<'_>) -> Option<Finding> {
              pool runs out of threads while an event loop does not",
         )
     });
-    let verdict = match (&found, duel) {
-        (Some(f), Some((_, (a, _)))) => match f.winner {
-            Winner::Async => format!("{a} and the event loops won"),
-            Winner::Blocking => "blocking won".to_owned(),
-            Winner::Level => format!("blocking and {a} were level"),
-        },
-        _ => "no comparison in this run".to_owned(),
-    };
+    let verdict = verdict_against_async(found.as_ref(), duel.map(|(_, (a, _))| a));
     let others: Vec<String> = ASYNC.iter().filter_map(|b| say(b)).collect();
     let _ = write!(
         md,
@@ -476,14 +481,7 @@ fn idle(md: &mut String, rows: &Rows<'_>) -> Option<Finding> {
             "where connections sit idle, a plain pool's workers sit with them",
         )
     });
-    let verdict = match (&found, duel) {
-        (Some(f), Some((_, (a, _)))) => match f.winner {
-            Winner::Async => format!("{a} and the event loops won"),
-            Winner::Blocking => "blocking won".to_owned(),
-            Winner::Level => format!("blocking and {a} were level"),
-        },
-        _ => "no comparison in this run".to_owned(),
-    };
+    let verdict = verdict_against_async(found.as_ref(), duel.map(|(_, (a, _))| a));
     let _ = write!(
         md,
         "- **An active client beside {} idle connections: {verdict}.** ",
@@ -731,21 +729,8 @@ fn in_short(md: &mut String, found: &[Finding], env: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rows::test_row as row;
     use serde_json::json;
-
-    fn row(build: &str, scenario: &str, params: Value, rps: f64) -> Row {
-        serde_json::from_value(json!({
-            "schema": 1, "build": build, "scenario": scenario, "point": "p",
-            "params": params,
-            "loadgen": {"throughput_rps": rps, "latency_us": {"p99": 900, "max": 4000}},
-            "servers": [{"name": "Clark", "role": "node", "pid": 1,
-                "window": {"rss_kb_max": 10_000 + (rps as u64), "threads_max": 3, "samples": 1}}],
-            "cpu_seconds": 1.0, "cpu_ms_per_1000_requests": 20.0,
-            "derived": {}, "commands": [], "pinning": null,
-            "started_at": "", "finished_at": "", "window_s": null, "error": null
-        }))
-        .expect("row")
-    }
 
     fn render(all: &[Row], env: &Value) -> String {
         let dir = tempfile::tempdir().expect("tempdir");

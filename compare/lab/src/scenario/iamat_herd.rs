@@ -8,9 +8,9 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::builds::{BUILDS, TPC};
+use crate::builds::BUILDS;
 use crate::measure::{Ctx, Load};
-use crate::point::{Point, with_threads};
+use crate::point::{Point, one_per_build_but_tpc};
 use crate::report::page;
 use crate::report::query::{Rows, errors_of};
 use crate::report::units::{lat_s, num_s, rps_s};
@@ -30,14 +30,7 @@ impl Scenario for IamatHerd {
     /// Every build but `blocking-tpc` (its pool of 64 already is a
     /// thread per connection).
     fn plan(&self, builds: &[&'static str], _quick: bool) -> Vec<Point> {
-        builds
-            .iter()
-            .filter(|b| **b != TPC)
-            .map(|b| {
-                let p = with_threads(b, json!({"connections": 64, "servers": 5}), 64);
-                Point::new(b, NAME, p)
-            })
-            .collect()
+        one_per_build_but_tpc(builds, NAME, &json!({"connections": 64, "servers": 5}), 64)
     }
 
     fn herd(&self) -> bool {

@@ -14,10 +14,10 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use crate::builds::{BUILDS, TPC};
+use crate::builds::BUILDS;
 use crate::measure::{Ctx, Load, round3};
 use crate::plots::Chart;
-use crate::point::Point;
+use crate::point::{Point, one_per_build_but_tpc};
 use crate::report::page::{self, plot, series};
 use crate::report::query::{Rows, Spread};
 use crate::report::units::{lat, rps, spread};
@@ -53,14 +53,8 @@ impl Scenario for IamatOpen {
     /// is left out: at 64 connections the plain pool of 64 already is a
     /// thread per connection.
     fn plan(&self, builds: &[&'static str], _quick: bool) -> Vec<Point> {
-        builds
-            .iter()
-            .filter(|b| **b != TPC)
-            .map(|b| {
-                let p = json!({"connections": CONNECTIONS, "load_fraction": LOAD_FRACTION});
-                Point::new(b, NAME, crate::point::with_threads(b, p, CONNECTIONS))
-            })
-            .collect()
+        let params = json!({"connections": CONNECTIONS, "load_fraction": LOAD_FRACTION});
+        one_per_build_but_tpc(builds, NAME, &params, CONNECTIONS)
     }
 
     fn load(&self, ctx: &mut Ctx<'_>) -> Result<Load> {
