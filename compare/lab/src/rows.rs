@@ -98,6 +98,29 @@ impl Row {
         self.lg("/latency_us/p99")
     }
 
+    /// The p99 over every request that ended, a timed-out one counted as
+    /// taking the load generator's timeout (at least). Where more than 1 in
+    /// 100 timed out, that is the timeout; otherwise the answers' p99 (a
+    /// slight underestimate when a few timed out). Rows from before
+    /// herd-loadgen printed `timeout_ms` give the answers' p99.
+    pub fn p99_counting_timeouts_us(&self) -> Option<f64> {
+        let answered = self.p99_us();
+        let (Some(timeout_ms), Some(ok)) = (self.lg("/timeout_ms"), self.lg("/requests_ok")) else {
+            return answered;
+        };
+        let timeouts = self.lg("/errors/timeout").unwrap_or(0.0);
+        if timeouts * 100.0 > ok + timeouts {
+            Some(timeout_ms * 1000.0)
+        } else {
+            answered
+        }
+    }
+
+    /// Requests that timed out (herd-loadgen's `timeout` errors).
+    pub fn timeouts(&self) -> f64 {
+        self.lg("/errors/timeout").unwrap_or(0.0)
+    }
+
     /// Peak RSS of the first node-role server, kB.
     pub fn node_rss_kb(&self) -> Option<u64> {
         self.servers
@@ -164,6 +187,23 @@ pub fn test_row(build: &str, scenario: &str, params: Value, rps: f64) -> Row {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_p99_counting_timeouts_is_the_timeout_past_one_in_a_hundred() {
+        let mut r = test_row("blocking", "whatsat_latency", json!({}), 160.0);
+        r.loadgen = json!({"requests_ok": 480, "timeout_ms": 5000,
+            "errors": {"timeout": 224}, "latency_us": {"p99": 206_000}});
+        assert_eq!(r.p99_counting_timeouts_us(), Some(5_000_000.0));
+        assert_eq!(r.timeouts(), 224.0);
+        r.loadgen["errors"]["timeout"] = json!(4);
+        assert_eq!(r.p99_counting_timeouts_us(), Some(206_000.0));
+        r.loadgen["errors"] = json!({});
+        assert_eq!(r.p99_counting_timeouts_us(), Some(206_000.0));
+        // A row from before `timeout_ms`: the answers' p99.
+        r.loadgen = json!({"requests_ok": 480, "errors": {"timeout": 224},
+            "latency_us": {"p99": 206_000}});
+        assert_eq!(r.p99_counting_timeouts_us(), Some(206_000.0));
+    }
 
     fn row() -> Row {
         let mut params = Map::new();

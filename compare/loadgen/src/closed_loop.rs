@@ -1,6 +1,8 @@
 //! Closed loop: each connection sends one request, waits for and checks its
 //! answer, then sends the next, until the run ends. Throughput is whatever
-//! the server allows at this many connections.
+//! the server allows at this many connections. A request is recorded when
+//! it ends (answered or failed) after the warm-up, so a request that waited
+//! through the warm-up is charged its whole wait.
 
 use std::sync::Arc;
 
@@ -28,8 +30,11 @@ pub async fn connection(ctx: Arc<RunCtx>, index: usize) -> Stats {
             Ok(()) => run::attempt(&ctx, target, &mut conn, &request).await,
             Err(failure) => Err(failure),
         };
-        let recording = sent >= ctx.measure_start;
         let answered = Instant::now();
+        // Every request that ends after the warm-up counts, whenever it was
+        // sent: one that waited through the warm-up (a connection queued
+        // for a worker) is the slowest of all and must not drop out.
+        let recording = answered >= ctx.measure_start;
         let in_window = ctx.in_window(answered);
         run::book(
             &mut stats,

@@ -303,6 +303,7 @@ pub async fn run(args: RunArgs) -> Value {
         "rate": args.rate,
         "duration_s": duration_s,
         "warmup_s": args.warmup.as_secs_f64(),
+        "timeout_ms": u64::try_from(args.timeout.as_millis()).unwrap_or(u64::MAX),
         "one_shot": args.one_shot,
         "mix": args.plan.mix.to_string(),
         "clients": args.plan.clients,

@@ -375,6 +375,36 @@ fn iamat_and_whatsat_against_a_herd_node() {
     );
 }
 
+/// A plain pool of one worker serves one of three connections; the other
+/// two wait from the first instant, through the warm-up, until the load
+/// stops and the served connection closes. Those waits are the slowest of
+/// the run and must be in its latencies, not dropped as warm-up.
+#[test]
+fn requests_that_wait_through_the_warm_up_are_counted_when_they_end() {
+    let Some(herd) = start_herd_with(&["Clark"], &["--threads", "1", "--park-idle-ms", "0"]) else {
+        return;
+    };
+    let report = run_json(&[
+        "run",
+        "--target",
+        &herd.addrs[0],
+        "--connections",
+        "3",
+        "--mix",
+        "iamat=1",
+        "--warmup-s",
+        "0.5",
+        "--duration-s",
+        "0.5",
+    ]);
+    assert_clean(&report);
+    // Sent at the start, answered only after the window (1 s in): each
+    // waited longer than the whole warm-up.
+    let max = report["latency_us"]["max"].as_u64().unwrap_or(0);
+    assert!(max >= 500_000, "the starved requests are missing: {report}");
+    assert_eq!(report["warmup_errors"].as_u64(), Some(0), "{report}");
+}
+
 #[test]
 fn propagation_between_two_herd_nodes() {
     let Some(herd) = start_herd(&["Clark", "Jaquez"]) else {
