@@ -162,6 +162,12 @@ pub const BATCH: usize = 1024;
 /// not a wait: the yield returns at once on an idle CPU.
 pub const BUSY_LINK: Duration = Duration::from_millis(5);
 
+/// The nice value an inbound link's reader thread asks for (the workers
+/// keep the node's, normally 0): ahead of the client workers, so that on a
+/// saturated CPU the herd's floods are read as they come (`link/priority.rs`;
+/// measured in `compare/runs/reader-priority-20261205`).
+pub const LINK_READER_NICE: i32 = -10;
+
 /// An accepted peer link with no traffic for this long gets TCP keepalive
 /// probes (`link/socket.rs`), so that a neighbour whose host vanished is
 /// noticed: a live inbound link is never replaced by a second `PEER`

@@ -9,6 +9,7 @@ mod fuzz_corpus;
 mod herd;
 mod import_cycles;
 mod limits;
+mod link_priority;
 mod link_socket;
 mod logs;
 mod metrics;

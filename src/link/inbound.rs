@@ -5,15 +5,18 @@
 //! worker: a link lives as long as the neighbour does and would pin a worker
 //! for good. Each line goes to `cmd::link_line` (AT -> cache -> flood). A
 //! neighbour holds one inbound link at a time (`registry.rs`), so there are
-//! at most as many of these threads as neighbours.
+//! at most as many of these threads as neighbours. Each asks for a higher
+//! priority than the workers' (`priority.rs`).
 
 use std::net::{Shutdown as Both, SocketAddr, TcpStream};
 use std::sync::Arc;
 
+use super::priority;
 use super::reading::LinkReading;
 use super::registry::LinkOpen;
 use super::socket::keep_alive;
 use crate::cmd;
+use crate::limits::LINK_READER_NICE;
 use crate::line_reader::LineReader;
 use crate::logfile::LogBatch;
 use crate::state::NodeState;
@@ -86,6 +89,11 @@ fn serve(
     mut reader: LineReader<TcpStream>,
     addr: SocketAddr,
 ) {
+    if let Err(e) = priority::raise_this_reader() {
+        state.log.notice(format_args!(
+            "link from {name}: reader at the node's priority, not nice {LINK_READER_NICE}: {e}"
+        ));
+    }
     let mut reading = LinkReading::new(state.me.limits().peer_garbage_lines);
     let mut log = LogBatch::new();
     let why = loop {

@@ -9,6 +9,7 @@
 //! - `registry.rs`: the open inbound links, so a new one replaces the old
 //!   and stopping closes them all.
 //! - `handshake.rs`: PROTOCOL §7 on blocking sockets, both halves.
+//! - `priority.rs`: inbound readers run ahead of the client workers.
 //! - `reading.rs`: what an inbound link does with each line (shared).
 //! - `auth.rs`: the §7 lines and checks, pure (shared with tokio).
 //! - `socket.rs`: `TCP_USER_TIMEOUT` on outgoing links (shared with tokio).
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod handshake;
 pub mod inbound;
 pub mod outbound;
+pub mod priority;
 pub mod queues;
 pub mod reading;
 pub mod registry;
