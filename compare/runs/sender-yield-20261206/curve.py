@@ -1,7 +1,7 @@
 # usage: cd $OUT && python3 <this folder>/curve.py   (after curve.sh)
 import json, subprocess, sys, statistics as st
 rows = {}
-for v in ['yield','local','none','slice400','tokio']:
+for v in ['yield','local','none','gather50','gather200','slice400','tokio']:
     for i in (1,2,3):
         d = f'c-{v}-{i}'
         lg = json.load(open(f'{d}/loadgen.json'))
