@@ -1,11 +1,13 @@
 # usage: cd $OUT && python3 <this folder>/curve.py   (after curve.sh)
-import json, subprocess, sys, statistics as st
+import json, os, subprocess
+# the hop splitter of the reader-priority experiment, shared
+HOPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'reader-priority-20261205', 'hops.py')
 rows = {}
 for v in ['yield','local','none','gather50','gather200','slice400','tokio']:
     for i in (1,2,3):
         d = f'c-{v}-{i}'
         lg = json.load(open(f'{d}/loadgen.json'))
-        out = subprocess.run(['python3', __import__('os').path.join(__import__('os').path.dirname(__import__('os').path.abspath(__file__)), 'hops.py'), d],capture_output=True,text=True).stdout.splitlines()
+        out = subprocess.run(['python3', HOPS, d],capture_output=True,text=True).stdout.splitlines()
         def p99(line): return float(line.split('p99=')[1].split()[0])
         rows.setdefault(v, []).append((p99(out[0]), p99(out[2]), lg['load']['throughput_rps']))
 tok = rows['tokio']
